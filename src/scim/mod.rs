@@ -1,0 +1,8 @@
+//! Pure SCIM 2.0 protocol code: schemas, filter and PATCH-path grammar, the PATCH engine,
+//! list queries and errors. Nothing here knows about actix, sled or organizations.
+
+pub mod error;
+pub mod filter;
+pub mod schema;
+
+pub use error::{ScimError, ScimResult, ScimType};
