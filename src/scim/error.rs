@@ -57,7 +57,12 @@ pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 impl ScimError {
     pub fn new(status: u16, scim_type: Option<ScimType>, detail: impl Into<String>) -> Self {
-        ScimError { status, scim_type, detail: detail.into(), retry_after: None }
+        ScimError {
+            status,
+            scim_type,
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
     /// 400 with a `scimType`.
     pub fn bad_request(scim_type: ScimType, detail: impl Into<String>) -> Self {
@@ -114,7 +119,10 @@ impl ScimError {
         Self::new(415, None, detail)
     }
     pub fn too_many_requests(retry_after: u32, detail: impl Into<String>) -> Self {
-        ScimError { retry_after: Some(retry_after), ..Self::new(429, None, detail) }
+        ScimError {
+            retry_after: Some(retry_after),
+            ..Self::new(429, None, detail)
+        }
     }
     pub fn internal(detail: impl Into<String>) -> Self {
         Self::new(500, None, detail)
@@ -123,7 +131,10 @@ impl ScimError {
         Self::new(501, None, detail)
     }
     pub fn unavailable(retry_after: u32, detail: impl Into<String>) -> Self {
-        ScimError { retry_after: Some(retry_after), ..Self::new(503, None, detail) }
+        ScimError {
+            retry_after: Some(retry_after),
+            ..Self::new(503, None, detail)
+        }
     }
 
     /// The error body of RFC 7644 §3.12. `status` is a string there, not a number.
@@ -170,8 +181,15 @@ mod tests {
 
     #[test]
     fn scim_type_serializes_as_rfc_keyword() {
-        for t in [ScimType::InvalidFilter, ScimType::NoTarget, ScimType::InvalidVers] {
-            assert_eq!(serde_json::to_value(t).unwrap(), Value::String(t.as_str().into()));
+        for t in [
+            ScimType::InvalidFilter,
+            ScimType::NoTarget,
+            ScimType::InvalidVers,
+        ] {
+            assert_eq!(
+                serde_json::to_value(t).unwrap(),
+                Value::String(t.as_str().into())
+            );
         }
     }
 }

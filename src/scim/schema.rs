@@ -193,7 +193,9 @@ impl AttrDef {
     /// Sub-attribute by name, case-insensitively (RFC 7643 §2.1: attribute names are
     /// case-insensitive).
     pub fn sub(&self, name: &str) -> Option<&'static AttrDef> {
-        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// A client may not set this attribute.
@@ -213,7 +215,9 @@ pub struct SchemaDef {
 
 impl SchemaDef {
     pub fn attr(&self, name: &str) -> Option<&'static AttrDef> {
-        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -247,7 +251,10 @@ impl ResourceTypeDef {
 
     /// The extension schema with this URN (case-insensitive), if any.
     pub fn extension(&self, urn: &str) -> Option<&'static SchemaDef> {
-        self.extensions.iter().map(|(s, _)| *s).find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.extensions
+            .iter()
+            .map(|(s, _)| *s)
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// Resolve a top-level attribute name, optionally qualified by a schema URN
@@ -260,7 +267,11 @@ impl ResourceTypeDef {
             Some(u) if u.eq_ignore_ascii_case(self.schema.id) => self.resolve_core(name),
             Some(u) => {
                 let ext = self.extension(u)?;
-                ext.attr(name).map(|attr| Resolved { schema: ext, in_extension: true, attr })
+                ext.attr(name).map(|attr| Resolved {
+                    schema: ext,
+                    in_extension: true,
+                    attr,
+                })
             }
         }
     }
@@ -270,7 +281,11 @@ impl ResourceTypeDef {
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
             .or_else(|| self.schema.attr(name))
-            .map(|attr| Resolved { schema: self.schema, in_extension: false, attr })
+            .map(|attr| Resolved {
+                schema: self.schema,
+                in_extension: false,
+                attr,
+            })
     }
 
     /// Split a possibly URN-qualified attribute path ("urn:...:User:name.givenName") into
@@ -294,7 +309,8 @@ pub const ENTERPRISE_USER_SCHEMA_ID: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// scimd's read-only view of what a push did to the organization (the member's role and
 /// status). Not an IETF URN: it is our own extension.
-pub const MEMBERSHIP_SCHEMA_ID: &str = "urn:scimd:params:scim:schemas:extension:membership:1.0:User";
+pub const MEMBERSHIP_SCHEMA_ID: &str =
+    "urn:scimd:params:scim:schemas:extension:membership:1.0:User";
 pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -305,29 +321,48 @@ pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Re
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
 const META_SUBS: &[AttrDef] = &[
-    AttrDef::string("resourceType", "The name of the resource type of the resource.")
-        .read_only()
-        .case_exact(),
-    AttrDef::datetime("created", "When the resource was added to the service provider.")
-        .read_only(),
+    AttrDef::string(
+        "resourceType",
+        "The name of the resource type of the resource.",
+    )
+    .read_only()
+    .case_exact(),
+    AttrDef::datetime(
+        "created",
+        "When the resource was added to the service provider.",
+    )
+    .read_only(),
     AttrDef::datetime("lastModified", "When the resource was last modified.").read_only(),
-    AttrDef::reference("location", &["uri"], "The URI of the resource being returned.")
-        .read_only()
-        .case_exact(),
-    AttrDef::string("version", "The version (ETag) of the resource being returned.")
-        .read_only()
-        .case_exact(),
+    AttrDef::reference(
+        "location",
+        &["uri"],
+        "The URI of the resource being returned.",
+    )
+    .read_only()
+    .case_exact(),
+    AttrDef::string(
+        "version",
+        "The version (ETag) of the resource being returned.",
+    )
+    .read_only()
+    .case_exact(),
 ];
 
 /// RFC 7643 §3.1 common attributes, part of every resource.
 pub const COMMON_ATTRIBUTES: &[AttrDef] = &[
-    AttrDef::string("id", "Unique identifier for the SCIM resource as defined by the service provider.")
-        .read_only()
-        .case_exact()
-        .always()
-        .unique(),
-    AttrDef::string("externalId", "Identifier for the resource as defined by the provisioning client.")
-        .case_exact(),
+    AttrDef::string(
+        "id",
+        "Unique identifier for the SCIM resource as defined by the service provider.",
+    )
+    .read_only()
+    .case_exact()
+    .always()
+    .unique(),
+    AttrDef::string(
+        "externalId",
+        "Identifier for the resource as defined by the provisioning client.",
+    )
+    .case_exact(),
     AttrDef::complex("meta", META_SUBS, "Resource metadata.").read_only(),
 ];
 
@@ -337,15 +372,24 @@ macro_rules! multi_subs {
     ($value:expr, $types:expr) => {
         &[
             $value,
-            AttrDef::string("display", "A human-readable name, primarily used for display purposes."),
+            AttrDef::string(
+                "display",
+                "A human-readable name, primarily used for display purposes.",
+            ),
             AttrDef::string("type", TYPE_VALUE_DISPLAY_PRIMARY_DESC).canonical($types),
-            AttrDef::boolean("primary", "Indicates the primary or preferred attribute value."),
+            AttrDef::boolean(
+                "primary",
+                "Indicates the primary or preferred attribute value.",
+            ),
         ]
     };
 }
 
 const NAME_SUBS: &[AttrDef] = &[
-    AttrDef::string("formatted", "The full name, including all middle names, titles, and suffixes."),
+    AttrDef::string(
+        "formatted",
+        "The full name, including all middle names, titles, and suffixes.",
+    ),
     AttrDef::string("familyName", "The family name of the User."),
     AttrDef::string("givenName", "The given name of the User."),
     AttrDef::string("middleName", "The middle name(s) of the User."),
@@ -366,13 +410,23 @@ const ADDRESS_SUBS: &[AttrDef] = &[
 
 const USER_GROUP_SUBS: &[AttrDef] = &[
     AttrDef::string("value", "The identifier of the User's group.").read_only(),
-    AttrDef::reference("$ref", &["User", "Group"], "The URI of the corresponding 'Group' resource.")
-        .read_only(),
-    AttrDef::string("display", "A human-readable name, primarily used for display purposes.")
-        .read_only(),
-    AttrDef::string("type", "A label indicating the membership: 'direct' or 'indirect'.")
-        .read_only()
-        .canonical(&["direct", "indirect"]),
+    AttrDef::reference(
+        "$ref",
+        &["User", "Group"],
+        "The URI of the corresponding 'Group' resource.",
+    )
+    .read_only(),
+    AttrDef::string(
+        "display",
+        "A human-readable name, primarily used for display purposes.",
+    )
+    .read_only(),
+    AttrDef::string(
+        "type",
+        "A label indicating the membership: 'direct' or 'indirect'.",
+    )
+    .read_only()
+    .canonical(&["direct", "indirect"]),
 ];
 
 pub const USER_ATTRIBUTES: &[AttrDef] = &[
@@ -440,14 +494,26 @@ pub const USER_ATTRIBUTES: &[AttrDef] = &[
 ];
 
 const MEMBER_SUBS: &[AttrDef] = &[
-    AttrDef::string("value", "Identifier of the member of this Group.").immutable().case_exact(),
-    AttrDef::reference("$ref", &["User", "Group"], "The URI corresponding to a SCIM resource that is a member of this Group.")
-        .immutable(),
-    AttrDef::string("type", "A label indicating the type of resource, e.g., 'User' or 'Group'.")
+    AttrDef::string("value", "Identifier of the member of this Group.")
         .immutable()
-        .canonical(&["User", "Group"]),
-    AttrDef::string("display", "A human-readable name for the member, filled in by the server.")
-        .read_only(),
+        .case_exact(),
+    AttrDef::reference(
+        "$ref",
+        &["User", "Group"],
+        "The URI corresponding to a SCIM resource that is a member of this Group.",
+    )
+    .immutable(),
+    AttrDef::string(
+        "type",
+        "A label indicating the type of resource, e.g., 'User' or 'Group'.",
+    )
+    .immutable()
+    .canonical(&["User", "Group"]),
+    AttrDef::string(
+        "display",
+        "A human-readable name for the member, filled in by the server.",
+    )
+    .read_only(),
 ];
 
 pub const GROUP_ATTRIBUTES: &[AttrDef] = &[
@@ -458,13 +524,24 @@ pub const GROUP_ATTRIBUTES: &[AttrDef] = &[
 ];
 
 const MANAGER_SUBS: &[AttrDef] = &[
-    AttrDef::string("value", "The id of the SCIM resource representing the User's manager.").case_exact(),
-    AttrDef::reference("$ref", &["User"], "The URI of the SCIM resource representing the User's manager."),
+    AttrDef::string(
+        "value",
+        "The id of the SCIM resource representing the User's manager.",
+    )
+    .case_exact(),
+    AttrDef::reference(
+        "$ref",
+        &["User"],
+        "The URI of the SCIM resource representing the User's manager.",
+    ),
     AttrDef::string("displayName", "The displayName of the User's manager.").read_only(),
 ];
 
 pub const ENTERPRISE_USER_ATTRIBUTES: &[AttrDef] = &[
-    AttrDef::string("employeeNumber", "Numeric or alphanumeric identifier assigned to a person."),
+    AttrDef::string(
+        "employeeNumber",
+        "Numeric or alphanumeric identifier assigned to a person.",
+    ),
     AttrDef::string("costCenter", "Identifies the name of a cost center."),
     AttrDef::string("organization", "Identifies the name of an organization."),
     AttrDef::string("division", "Identifies the name of a division."),
@@ -518,7 +595,10 @@ pub static USER_RESOURCE: ResourceTypeDef = ResourceTypeDef {
     endpoint: "/Users",
     description: "User Account",
     schema: &USER_SCHEMA,
-    extensions: &[(&ENTERPRISE_USER_SCHEMA, false), (&MEMBERSHIP_SCHEMA, false)],
+    extensions: &[
+        (&ENTERPRISE_USER_SCHEMA, false),
+        (&MEMBERSHIP_SCHEMA, false),
+    ],
 };
 
 pub static GROUP_RESOURCE: ResourceTypeDef = ResourceTypeDef {
@@ -531,8 +611,12 @@ pub static GROUP_RESOURCE: ResourceTypeDef = ResourceTypeDef {
 };
 
 pub static RESOURCE_TYPES: [&ResourceTypeDef; 2] = [&USER_RESOURCE, &GROUP_RESOURCE];
-pub static SCHEMAS: [&SchemaDef; 4] =
-    [&USER_SCHEMA, &GROUP_SCHEMA, &ENTERPRISE_USER_SCHEMA, &MEMBERSHIP_SCHEMA];
+pub static SCHEMAS: [&SchemaDef; 4] = [
+    &USER_SCHEMA,
+    &GROUP_SCHEMA,
+    &ENTERPRISE_USER_SCHEMA,
+    &MEMBERSHIP_SCHEMA,
+];
 
 #[cfg(test)]
 mod tests {
@@ -544,21 +628,35 @@ mod tests {
         let r = USER_RESOURCE.resolve(None, "USERNAME").unwrap();
         assert_eq!(r.attr.name, "userName");
         assert!(!r.in_extension);
-        let r = USER_RESOURCE.resolve(Some(ENTERPRISE_USER_SCHEMA_ID), "employeenumber").unwrap();
+        let r = USER_RESOURCE
+            .resolve(Some(ENTERPRISE_USER_SCHEMA_ID), "employeenumber")
+            .unwrap();
         assert_eq!(r.attr.name, "employeeNumber");
         assert!(r.in_extension);
         assert!(USER_RESOURCE.resolve(None, "employeeNumber").is_none());
-        assert_eq!(USER_RESOURCE.resolve(None, "id").unwrap().attr.mutability, Mutability::ReadOnly);
+        assert_eq!(
+            USER_RESOURCE.resolve(None, "id").unwrap().attr.mutability,
+            Mutability::ReadOnly
+        );
         assert!(GROUP_RESOURCE.resolve(None, "userName").is_none());
     }
 
     #[test]
     fn splits_urn_prefix() {
         let p = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value";
-        assert_eq!(USER_RESOURCE.split_urn(p), (Some(ENTERPRISE_USER_SCHEMA_ID), "manager.value"));
+        assert_eq!(
+            USER_RESOURCE.split_urn(p),
+            (Some(ENTERPRISE_USER_SCHEMA_ID), "manager.value")
+        );
         let p = "urn:ietf:params:scim:schemas:core:2.0:User:name.givenName";
-        assert_eq!(USER_RESOURCE.split_urn(p), (Some(USER_SCHEMA_ID), "name.givenName"));
-        assert_eq!(USER_RESOURCE.split_urn("name.givenName"), (None, "name.givenName"));
+        assert_eq!(
+            USER_RESOURCE.split_urn(p),
+            (Some(USER_SCHEMA_ID), "name.givenName")
+        );
+        assert_eq!(
+            USER_RESOURCE.split_urn("name.givenName"),
+            (None, "name.givenName")
+        );
     }
 
     #[test]

@@ -1,0 +1,94 @@
+//! Identity newtypes: an id of one kind can never be passed where another is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn new_random() -> Self {
+                $name(Uuid::new_v4())
+            }
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
+            pub fn from_bytes(b: [u8; 16]) -> Self {
+                $name(Uuid::from_bytes(b))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map($name)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// An organization (tenant).
+    OrgId
+);
+uuid_id!(
+    /// The `id` of a SCIM User or Group, minted by scimd (RFC 7643 §3.1).
+    ScimId
+);
+uuid_id!(
+    /// A member of an organization.
+    MemberId
+);
+uuid_id!(
+    /// A team inside an organization.
+    TeamId
+);
+
+/// A per-organization, strictly increasing commit counter. Every SCIM resource carries the
+/// version of the commit that last changed it; it is the resource's ETag (RFC 7644 §3.14).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
+#[serde(transparent)]
+pub struct Version(pub u64);
+
+impl Version {
+    /// The weak ETag form used in `meta.version` and the `ETag` header.
+    pub fn etag(self) -> String {
+        format!("W/\"{}\"", self.0)
+    }
+
+    /// Parse an ETag as sent in `If-Match` / `If-None-Match` (weak or strong form).
+    pub fn parse_etag(s: &str) -> Option<Version> {
+        let s = s.trim();
+        let s = s.strip_prefix("W/").unwrap_or(s);
+        let s = s.strip_prefix('"')?.strip_suffix('"')?;
+        s.parse().ok().map(Version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_round_trips_weak_and_strong() {
+        assert_eq!(Version(42).etag(), "W/\"42\"");
+        assert_eq!(Version::parse_etag("W/\"42\""), Some(Version(42)));
+        assert_eq!(Version::parse_etag("\"42\""), Some(Version(42)));
+        assert_eq!(Version::parse_etag("42"), None);
+        assert_eq!(Version::parse_etag("W/\"x\""), None);
+    }
+}

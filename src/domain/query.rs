@@ -1,0 +1,212 @@
+//! Reads against a published org snapshot: single resources and list queries
+//! (RFC 7644 §3.4.2: filter, sort, pagination, attribute projection).
+
+use super::ids::{ScimId, Version};
+use super::render;
+use super::state::OrgState;
+use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter};
+use crate::scim::list::{self, ListQuery, SortOrder};
+use crate::scim::resource::project;
+use crate::scim::schema::{ResourceTypeDef, GROUP_RESOURCE, USER_RESOURCE};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    pub fn resource_type(self) -> &'static ResourceTypeDef {
+        match self {
+            Kind::User => &USER_RESOURCE,
+            Kind::Group => &GROUP_RESOURCE,
+        }
+    }
+}
+
+/// What to include in a rendered resource (RFC 7644 §3.9).
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    pub attributes: Vec<AttrPath>,
+    pub excluded: Vec<AttrPath>,
+}
+
+impl Projection {
+    fn names(list: &[AttrPath], attr: &str) -> bool {
+        list.iter()
+            .any(|p| p.attr.eq_ignore_ascii_case(attr) && p.urn.is_none())
+    }
+
+    /// Whether a Group's member list is wanted at all: Entra asks for groups with
+    /// `excludedAttributes=members`, and a 10,000-member list is not worth building to
+    /// throw away.
+    fn wants_members(&self) -> bool {
+        !Self::names(&self.excluded, "members")
+            && (self.attributes.is_empty() || Self::names(&self.attributes, "members"))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+}
+
+fn render_one(
+    state: &OrgState,
+    kind: Kind,
+    id: ScimId,
+    base: &str,
+    with_members: bool,
+) -> Option<Value> {
+    match kind {
+        Kind::User => state.users.get(&id).map(|u| render::user(state, u, base)),
+        Kind::Group => state
+            .groups
+            .get(&id)
+            .map(|g| render::group(state, g, base, with_members)),
+    }
+}
+
+/// A single resource with its version, projected.
+pub fn get(
+    state: &OrgState,
+    kind: Kind,
+    id: ScimId,
+    base: &str,
+    p: &Projection,
+) -> Option<(Value, Version)> {
+    let version = match kind {
+        Kind::User => state.users.get(&id)?.version,
+        Kind::Group => state.groups.get(&id)?.version,
+    };
+    let mut v = render_one(state, kind, id, base, p.wants_members())?;
+    if !p.is_empty() {
+        project(&mut v, kind.resource_type(), &p.attributes, &p.excluded);
+    }
+    Some((v, version))
+}
+
+fn mentions(f: &Filter, attr: &str) -> bool {
+    match f {
+        Filter::Present(p) | Filter::Compare(p, _, _) | Filter::ValuePath(p, _) => {
+            p.attr.eq_ignore_ascii_case(attr)
+        }
+        Filter::And(a, b) | Filter::Or(a, b) => mentions(a, attr) || mentions(b, attr),
+        Filter::Not(a) => mentions(a, attr),
+    }
+}
+
+/// `userName eq "x"` / `displayName eq "x"`: answered from the unique-name index instead
+/// of a scan (the lookup every IdP does before each create).
+fn indexed_lookup(state: &OrgState, kind: Kind, f: &Filter) -> Option<Vec<ScimId>> {
+    let Filter::Compare(p, CompareOp::Eq, CompValue::Str(s)) = f else {
+        return None;
+    };
+    if p.sub.is_some() {
+        return None;
+    }
+    if let Some(urn) = &p.urn {
+        if !urn.eq_ignore_ascii_case(kind.resource_type().schema.id) {
+            return None;
+        }
+    }
+    let id = match kind {
+        Kind::User if p.attr.eq_ignore_ascii_case("userName") => {
+            state.user_by_name(s).map(|u| u.id)
+        }
+        Kind::Group if p.attr.eq_ignore_ascii_case("displayName") => {
+            state.group_by_name(s).map(|g| g.id)
+        }
+        Kind::User | Kind::Group if p.attr.eq_ignore_ascii_case("id") => {
+            s.parse::<ScimId>().ok().filter(|id| match kind {
+                Kind::User => state.users.contains_key(id),
+                Kind::Group => state.groups.contains_key(id),
+            })
+        }
+        _ => return None,
+    };
+    Some(id.into_iter().collect())
+}
+
+fn all_ids(state: &OrgState, kind: Kind) -> Box<dyn Iterator<Item = ScimId> + '_> {
+    match kind {
+        Kind::User => Box::new(state.users.keys().copied()),
+        Kind::Group => Box::new(state.groups.keys().copied()),
+    }
+}
+
+fn count(state: &OrgState, kind: Kind) -> usize {
+    match kind {
+        Kind::User => state.users.len(),
+        Kind::Group => state.groups.len(),
+    }
+}
+
+/// A list or search (RFC 7644 §3.4.2, §3.4.3). `totalResults` counts every match,
+/// `itemsPerPage` what this page holds; the order is by id unless `sortBy` is given, so
+/// pages are stable.
+pub fn list(state: &OrgState, kind: Kind, q: &ListQuery, base: &str) -> Value {
+    let rt = kind.resource_type();
+    let projection = Projection {
+        attributes: q.attributes.clone(),
+        excluded: q.excluded_attributes.clone(),
+    };
+    let members_needed = projection.wants_members()
+        || q.filter.as_ref().is_some_and(|f| mentions(f, "members"))
+        || q.sort_by
+            .as_ref()
+            .is_some_and(|p| p.attr.eq_ignore_ascii_case("members"));
+    let finish = |mut v: Value| {
+        if !projection.is_empty() {
+            project(&mut v, rt, &projection.attributes, &projection.excluded);
+        }
+        if !projection.wants_members() {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("members");
+            }
+        }
+        v
+    };
+
+    // Fast path: no filter, no sort. Render only the page.
+    if q.filter.is_none() && q.sort_by.is_none() {
+        let total = count(state, kind);
+        let range = list::page_bounds(total, q.start_index, q.count);
+        let page = all_ids(state, kind)
+            .skip(range.start)
+            .take(range.len())
+            .filter_map(|id| render_one(state, kind, id, base, members_needed))
+            .map(finish)
+            .collect();
+        return list::list_response(total, q.start_index, page);
+    }
+
+    let mut matched: Vec<Value> = match q
+        .filter
+        .as_ref()
+        .and_then(|f| indexed_lookup(state, kind, f))
+    {
+        Some(ids) => ids
+            .into_iter()
+            .filter_map(|id| render_one(state, kind, id, base, members_needed))
+            .collect(),
+        None => all_ids(state, kind)
+            .filter_map(|id| render_one(state, kind, id, base, members_needed))
+            .filter(|v| q.filter.as_ref().is_none_or(|f| filter::matches(f, v, rt)))
+            .collect(),
+    };
+    if let Some(by) = &q.sort_by {
+        // `sort_by` is stable and the input is in id order, so ties keep a stable order.
+        matched.sort_by(|a, b| {
+            let o = list::sort_cmp(a, b, by, rt);
+            match q.sort_order {
+                SortOrder::Ascending => o,
+                SortOrder::Descending => o.reverse(),
+            }
+        });
+    }
+    let total = matched.len();
+    let range = list::page_bounds(total, q.start_index, q.count);
+    let page = matched.drain(range).map(finish).collect();
+    list::list_response(total, q.start_index, page)
+}

@@ -1,0 +1,115 @@
+//! Rendering of stored resources as SCIM JSON (RFC 7643 §3, §4).
+//!
+//! `meta.location` and `$ref` are built from the configured public base URL, never
+//! hard-coded (a deployment behind a proxy must see its own address).
+
+use super::resources::{GroupRecord, UserRecord};
+use super::state::OrgState;
+use crate::scim::schema::{
+    ENTERPRISE_USER_SCHEMA_ID, GROUP_SCHEMA_ID, MEMBERSHIP_SCHEMA_ID, USER_SCHEMA_ID,
+};
+use serde_json::{json, Map, Value};
+
+fn meta(
+    resource_type: &str,
+    created: &str,
+    modified: &str,
+    version: String,
+    location: String,
+) -> Value {
+    json!({
+        "resourceType": resource_type,
+        "created": created,
+        "lastModified": modified,
+        "version": version,
+        "location": location,
+    })
+}
+
+/// A User with its read-only `groups` and scimd's membership extension.
+pub fn user(state: &OrgState, u: &UserRecord, base_url: &str) -> Value {
+    let mut out = Map::with_capacity(u.attrs.len() + 5);
+    let mut schemas = vec![Value::from(USER_SCHEMA_ID)];
+    if u.attrs.contains_key(ENTERPRISE_USER_SCHEMA_ID) {
+        schemas.push(ENTERPRISE_USER_SCHEMA_ID.into());
+    }
+    schemas.push(MEMBERSHIP_SCHEMA_ID.into());
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), u.id.to_string().into());
+    for (k, v) in &u.attrs {
+        out.insert(k.clone(), v.clone());
+    }
+    if let Some(groups) = state.user_groups.get(&u.id) {
+        let list: Vec<Value> = groups
+            .iter()
+            .filter_map(|g| state.groups.get(g))
+            .map(|g| {
+                json!({
+                    "value": g.id.to_string(),
+                    "display": g.display_name(),
+                    "type": "direct",
+                    "$ref": format!("{base_url}/Groups/{}", g.id),
+                })
+            })
+            .collect();
+        out.insert("groups".into(), Value::Array(list));
+    }
+    let membership = match state.member_for_user(u.id) {
+        Some(m) => json!({"role": m.role, "status": m.status, "memberId": m.id.to_string()}),
+        None => json!({"status": "none"}),
+    };
+    out.insert(MEMBERSHIP_SCHEMA_ID.into(), membership);
+    out.insert(
+        "meta".into(),
+        meta(
+            "User",
+            &u.created,
+            &u.last_modified,
+            u.version.etag(),
+            format!("{base_url}/Users/{}", u.id),
+        ),
+    );
+    Value::Object(out)
+}
+
+/// A Group; `with_members: false` skips the member list (for
+/// `excludedAttributes=members`, which Entra sends on every lookup).
+pub fn group(state: &OrgState, g: &GroupRecord, base_url: &str, with_members: bool) -> Value {
+    let mut out = Map::with_capacity(g.attrs.len() + 4);
+    out.insert("schemas".into(), json!([GROUP_SCHEMA_ID]));
+    out.insert("id".into(), g.id.to_string().into());
+    for (k, v) in &g.attrs {
+        out.insert(k.clone(), v.clone());
+    }
+    if with_members {
+        let list: Vec<Value> = g
+            .members
+            .iter()
+            .map(|uid| {
+                let display = state
+                    .users
+                    .get(uid)
+                    .map(|u| u.display_name())
+                    .unwrap_or_default();
+                json!({
+                    "value": uid.to_string(),
+                    "display": display,
+                    "type": "User",
+                    "$ref": format!("{base_url}/Users/{uid}"),
+                })
+            })
+            .collect();
+        out.insert("members".into(), Value::Array(list));
+    }
+    out.insert(
+        "meta".into(),
+        meta(
+            "Group",
+            &g.created,
+            &g.last_modified,
+            g.version.etag(),
+            format!("{base_url}/Groups/{}", g.id),
+        ),
+    );
+    Value::Object(out)
+}

@@ -1,0 +1,7 @@
+//! One integration-test binary (each test binary links separately; CI has 2 cores).
+//! Every test starts a real scimd on 127.0.0.1:0.
+
+mod actors;
+mod common;
+mod durability;
+mod service;
