@@ -160,7 +160,7 @@ impl Handler<Apply> for OrgActor {
         // not overtake the durability of the commits before it.
         self.persistence.do_send(Commit { changes, done });
         self.pending += 1;
-        Box::pin(async move { acked.await }.into_actor(self).map(move |ack, act, ctx| {
+        Box::pin(acked.into_actor(self).map(move |ack, act, ctx| {
             act.pending -= 1;
             act.last_active = Instant::now();
             match ack {

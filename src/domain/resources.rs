@@ -151,6 +151,6 @@ mod tests {
             "Jo Doe"
         );
         assert_eq!(user(json!({"userName": "j"})).display_name(), "j");
-        assert!(user(json!({"userName": "j", "active": false})).active() == false);
+        assert!(!user(json!({"userName": "j", "active": false})).active());
     }
 }

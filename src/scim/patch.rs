@@ -232,6 +232,17 @@ struct Target<'p> {
     filter: Option<&'p Filter>,
 }
 
+impl Target<'_> {
+    /// The whole attribute at `r`: no sub-attribute, no value filter.
+    fn whole(r: Resolved) -> Self {
+        Target {
+            r,
+            sub: None,
+            filter: None,
+        }
+    }
+}
+
 fn apply_op(attrs: &mut Map<String, Value>, op: &PatchOp, rt: &ResourceTypeDef) -> ScimResult<()> {
     let replace = op.op == PatchOpKind::Replace;
     let needs_value = || {
@@ -341,17 +352,7 @@ fn write_extension(
                     in_extension: true,
                     attr,
                 };
-                write(
-                    attrs,
-                    rt,
-                    &Target {
-                        r,
-                        sub: None,
-                        filter: None,
-                    },
-                    replace,
-                    v,
-                )?;
+                write(attrs, rt, &Target::whole(r), replace, v)?;
                 prune_extension(attrs, &r);
             }
             Ok(())
@@ -892,10 +893,16 @@ fn remove(
     {
         return Ok(());
     }
-    // Normalize a value list before touching anything so a bad one fails cleanly.
+    // A `value` on a whole multi-valued attribute lists the values to remove (Entra). An
+    // empty list removes nothing rather than everything: never wipe an attribute on an
+    // ambiguous request. `null` is no value at all. Normalized before touching anything so
+    // a bad list fails cleanly.
     let listed = match value {
-        Some(v) if attr.multi_valued && t.filter.is_none() && t.sub.is_none() => {
-            normalize_attr_value(attr, v)?
+        Some(v) if attr.multi_valued && t.filter.is_none() && t.sub.is_none() && !v.is_null() => {
+            match normalize_attr_value(attr, v)? {
+                Some(Value::Array(listed)) => Some(listed),
+                _ => Some(Vec::new()),
+            }
         }
         _ => None,
     };
@@ -904,13 +911,13 @@ fn remove(
         (None, None) => match listed {
             // Entra removes single values this way:
             // `{"op":"Remove","path":"emails","value":[{"value":"a@b.c"}]}`.
-            Some(Value::Array(listed)) => {
+            Some(listed) => {
                 if let Some(Value::Array(list)) = slot.get_mut(attr.name) {
                     list.retain(|e| !listed.iter().any(|l| element_contains(attr, e, l)));
                 }
             }
             // "the attribute and all values are removed".
-            _ => {
+            None => {
                 slot.remove(attr.name);
             }
         },
@@ -1804,6 +1811,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(u, Value::Object(base_user()));
+        // An empty list names nothing to remove; `null` is no value: the whole attribute.
+        let u = user_patch(json!([{"op": "remove", "path": "emails", "value": []}])).unwrap();
+        assert_eq!(u, Value::Object(base_user()));
+        let u = user_patch(json!([{"op": "remove", "path": "emails", "value": null}])).unwrap();
+        assert!(u.get("emails").is_none());
         assert_eq!(
             err_type(user_patch(
                 json!([{"op": "remove", "path": "emails", "value": [{"primary": "maybe"}]}])

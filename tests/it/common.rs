@@ -256,6 +256,11 @@ pub struct Process {
 
 impl Process {
     pub fn start(data_dir: &std::path::Path) -> Process {
+        Self::start_logging(data_dir, "warn", Stdio::inherit())
+    }
+
+    /// Start with a log filter, sending the log (stderr) where `log` says.
+    pub fn start_logging(data_dir: &std::path::Path, filter: &str, log: Stdio) -> Process {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scimd"))
             .args([
                 "serve",
@@ -268,9 +273,9 @@ impl Process {
             ])
             .env("SCIMD_DATA_DIR", data_dir)
             .env("SCIMD_ADMIN_TOKEN", ADMIN_TOKEN)
-            .env("SCIMD_LOG", "warn")
+            .env("SCIMD_LOG", filter)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log)
             .spawn()
             .expect("spawn scimd");
         let stdout = child.stdout.take().unwrap();

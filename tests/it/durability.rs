@@ -116,7 +116,13 @@ async fn sigkill_loses_no_acknowledged_write() {
 
     let p2 = Process::start(dir.path());
     let c = p2.client.clone();
-    let acked = acked.lock().unwrap();
+    let acked = {
+        let a = acked.lock().unwrap();
+        Acked {
+            members: a.members.clone(),
+            users: a.users.clone(),
+        }
+    };
     let total: usize = acked.users.values().map(HashSet::len).sum();
     assert!(
         total >= 100,

@@ -4,4 +4,5 @@
 mod actors;
 mod common;
 mod durability;
+mod logging;
 mod service;
