@@ -54,9 +54,10 @@ pub fn user(state: &OrgState, u: &UserRecord, base_url: &str) -> Value {
             .collect();
         out.insert("groups".into(), Value::Array(list));
     }
+    // Always present; empty while the user is in no mapped group (no role, no status).
     let membership = match state.member_for_user(u.id) {
         Some(m) => json!({"role": m.role, "status": m.status, "memberId": m.id.to_string()}),
-        None => json!({"status": "none"}),
+        None => json!({}),
     };
     out.insert(MEMBERSHIP_SCHEMA_ID.into(), membership);
     out.insert(
@@ -74,7 +75,7 @@ pub fn user(state: &OrgState, u: &UserRecord, base_url: &str) -> Value {
 
 /// A Group; `with_members: false` skips the member list (for
 /// `excludedAttributes=members`, which Entra sends on every lookup).
-pub fn group(state: &OrgState, g: &GroupRecord, base_url: &str, with_members: bool) -> Value {
+pub fn group(_state: &OrgState, g: &GroupRecord, base_url: &str, with_members: bool) -> Value {
     let mut out = Map::with_capacity(g.attrs.len() + 4);
     out.insert("schemas".into(), json!([GROUP_SCHEMA_ID]));
     out.insert("id".into(), g.id.to_string().into());
@@ -86,14 +87,8 @@ pub fn group(state: &OrgState, g: &GroupRecord, base_url: &str, with_members: bo
             .members
             .iter()
             .map(|uid| {
-                let display = state
-                    .users
-                    .get(uid)
-                    .map(|u| u.display_name())
-                    .unwrap_or_default();
                 json!({
                     "value": uid.to_string(),
-                    "display": display,
                     "type": "User",
                     "$ref": format!("{base_url}/Users/{uid}"),
                 })

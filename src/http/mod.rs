@@ -123,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                 )
                 .service(scim_resource("/.search").route(web::post().to(s::search_root)))
                 .service(web::resource(["/Me", "/Me/{rest:.*}"]).to(s::me))
+                .service(scim_resource("/Bulk").route(web::post().to(s::bulk)))
                 .service(
                     scim_resource("/{rt:Users|Groups}")
                         .route(web::get().to(s::list))

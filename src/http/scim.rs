@@ -292,3 +292,142 @@ pub async fn me(_org: ScimOrg) -> ScimResponse {
     )
     .into())
 }
+
+// ---- Bulk (RFC 7644 §3.7) -------------------------------------------------------------
+
+/// Turn one bulk operation into a command: the same normalization and parsing as the
+/// single-resource endpoints.
+fn bulk_command(op: &crate::scim::bulk::BulkOp) -> Result<(Kind, Command), ScimError> {
+    use crate::scim::bulk::BulkMethod;
+    let path = op.path.trim_start_matches('/');
+    let (rt, id) = match path.split_once('/') {
+        Some((rt, id)) => (rt, Some(id)),
+        None => (path, None),
+    };
+    let kind = match rt {
+        "Users" => Kind::User,
+        "Groups" => Kind::Group,
+        _ => {
+            return Err(ScimError::invalid_path(
+                "bulk path must start with /Users or /Groups",
+            ))
+        }
+    };
+    let not_found = || ScimError::not_found(format!("{} not found", kind.resource_type().name));
+    let id: Option<ScimId> = match id {
+        Some(raw) => Some(raw.parse().map_err(|_| not_found())?),
+        None => None,
+    };
+    let if_match = op
+        .version
+        .as_deref()
+        .map(|v| Version::parse_etag(v).unwrap_or(Version(u64::MAX)));
+    let data = op.data.as_ref();
+    let command = match (op.method, id) {
+        (BulkMethod::Post, None) => {
+            let attrs = normalize_resource(data.unwrap_or(&Value::Null), kind.resource_type())?;
+            match kind {
+                Kind::User => Command::CreateUser(attrs),
+                Kind::Group => Command::CreateGroup(attrs),
+            }
+        }
+        (BulkMethod::Put, Some(id)) => {
+            let attrs = normalize_resource(data.unwrap_or(&Value::Null), kind.resource_type())?;
+            match kind {
+                Kind::User => Command::ReplaceUser {
+                    id,
+                    attrs,
+                    if_match,
+                },
+                Kind::Group => Command::ReplaceGroup {
+                    id,
+                    attrs,
+                    if_match,
+                },
+            }
+        }
+        (BulkMethod::Patch, Some(id)) => {
+            let ops = patch::parse_patch(data.unwrap_or(&Value::Null))?;
+            match kind {
+                Kind::User => Command::PatchUser { id, ops, if_match },
+                Kind::Group => Command::PatchGroup { id, ops, if_match },
+            }
+        }
+        (BulkMethod::Delete, Some(id)) => match kind {
+            Kind::User => Command::DeleteUser { id, if_match },
+            Kind::Group => Command::DeleteGroup { id, if_match },
+        },
+        _ => {
+            return Err(ScimError::invalid_path(
+                "POST takes a resource type path; PUT, PATCH and DELETE a resource path",
+            ))
+        }
+    };
+    Ok((kind, command))
+}
+
+/// `POST /Bulk`: operations run in order, each in its own commit; `bulkId:` references
+/// resolve to ids created earlier in the request; `failOnErrors` stops the run.
+pub async fn bulk(org: ScimOrg, ScimJson(body): ScimJson) -> ScimResponse {
+    use crate::scim::bulk::{bulk_response, op_response, parse_bulk, resolve_refs};
+    let request = parse_bulk(&body, org.state.config.bulk_max_operations)?;
+    let mut created = std::collections::HashMap::new();
+    let mut results = Vec::with_capacity(request.operations.len());
+    let mut errors = 0;
+    for mut op in request.operations {
+        if request.fail_on_errors.is_some_and(|max| errors >= max) {
+            break;
+        }
+        let outcome = match resolve_refs(&mut op, &created).and_then(|_| bulk_command(&op)) {
+            Err(e) => Err(e),
+            Ok((kind, command)) => match org.state.directory.apply(org.org(), command).await {
+                Err(e) => Err(super::errors::scim_error(e)),
+                Ok(a) => Ok((kind, a)),
+            },
+        };
+        match outcome {
+            Ok((kind, a)) => {
+                let status = match op.method {
+                    crate::scim::bulk::BulkMethod::Post => 201,
+                    crate::scim::bulk::BulkMethod::Delete => 204,
+                    _ => 200,
+                };
+                let (location, version) = match a.outcome {
+                    Outcome::Resource(id) => {
+                        if let Some(b) = &op.bulk_id {
+                            created.insert(b.clone(), id.to_string());
+                        }
+                        let (v, ver) = query::get(
+                            &a.snapshot,
+                            kind,
+                            id,
+                            &org.state.scim_base_url,
+                            &Projection::default(),
+                        )
+                        .map(|(v, ver)| {
+                            (
+                                v["meta"]["location"].as_str().map(str::to_owned),
+                                Some(ver.etag()),
+                            )
+                        })
+                        .unwrap_or((None, None));
+                        (v, ver)
+                    }
+                    _ => (None, None),
+                };
+                results.push(op_response(
+                    &op,
+                    status,
+                    location.as_deref(),
+                    version.as_deref(),
+                    None,
+                ));
+            }
+            Err(e) => {
+                errors += 1;
+                results.push(op_response(&op, e.status, None, None, Some(&e)));
+            }
+        }
+    }
+    Ok(respond(StatusCode::OK, &bulk_response(results), None))
+}

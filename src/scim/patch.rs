@@ -309,7 +309,7 @@ fn apply_pathless(
                 }
             }
             Named::Attr(r, sub) => {
-                if is_stored(r.attr) && sub.map_or(true, is_stored) {
+                if is_stored(r.attr) && sub.is_none_or(is_stored) {
                     let t = Target {
                         r,
                         sub,
@@ -382,12 +382,9 @@ fn resolve_patch_path<'p>(rt: &ResourceTypeDef, path: &'p PatchPath) -> ScimResu
                     ext.id
                 )));
             }
-            if !ext.attributes.iter().any(is_stored) {
-                return Err(ScimError::mutability(format!(
-                    "extension '{}' is read-only",
-                    ext.id
-                )));
-            }
+            // An extension whose attributes are all read-only (scimd's membership view)
+            // holds nothing a client can set: a write to it is ignored like any
+            // read-only data in a value object (RFC 7643 §7), not refused.
             return Ok(PathTarget::Extension(ext));
         }
         Named::Attr(r, sub) => (r, sub),
@@ -1074,7 +1071,10 @@ fn member_ids(f: &Filter) -> Option<Vec<String>> {
 }
 
 /// Take every operation on Group `members` out of `ops`, in order, as [`MemberOp`]s; the
-/// rest stays for [`apply_patch`]. Only meaningful for Group requests.
+/// rest stays for [`apply_patch`]. Only meaningful for Group requests. The two lists touch
+/// disjoint data, so applying the generic operations and then the member operations (each
+/// list in order) has the effect of the request's order. Members are validated here
+/// (`invalidValue`), but whether the ids exist is the caller's to check.
 ///
 /// - `add` path `members` → `Add`; `replace` path `members` → `Replace` (`[]`/`null`
 ///   empties the group);

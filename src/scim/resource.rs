@@ -683,7 +683,7 @@ impl Projection<'_> {
         match hit(self.exclude, ext, attr) {
             Hit::Whole => return false,
             Hit::Subs(subs) => retain_subs(value, attr, |s| {
-                s.map_or(true, |s| {
+                s.is_none_or(|s| {
                     s.returned == Returned::Always || !subs.iter().any(|x| x.name == s.name)
                 })
             }),
@@ -691,7 +691,7 @@ impl Projection<'_> {
         }
         if attr.ty == AttrType::Complex {
             retain_subs(value, attr, |s| {
-                s.map_or(true, |s| s.returned != Returned::Never)
+                s.is_none_or(|s| s.returned != Returned::Never)
             });
         }
         !is_empty_value(value)

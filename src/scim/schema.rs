@@ -553,9 +553,9 @@ pub const MEMBERSHIP_ATTRIBUTES: &[AttrDef] = &[
     AttrDef::string("role", "The member's role in the organization, from the group mappings: owner, admin, developer, viewer or operator. Absent when the user is no member.")
         .read_only()
         .canonical(&["owner", "admin", "developer", "viewer", "operator"]),
-    AttrDef::string("status", "The membership: 'active', 'banned' (active=false) or 'none' (in no mapped group).")
+    AttrDef::string("status", "The membership: 'active', or 'banned' (active=false). The extension is absent while the user is in no mapped group.")
         .read_only()
-        .canonical(&["active", "banned", "none"]),
+        .canonical(&["active", "banned"]),
     AttrDef::string("memberId", "The id of the organization member this user is linked to.")
         .read_only()
         .case_exact(),
