@@ -1644,6 +1644,19 @@ mod tests {
     }
 
     #[test]
+    fn writes_to_the_read_only_extension_as_a_whole_change_nothing() {
+        // Its attributes are all the server's: like read-only data in a value object,
+        // they are ignored rather than refused (the request carries nothing to store).
+        let before = Value::Object(base_user());
+        for op in ["add", "replace", "remove"] {
+            let r = user_patch(
+                json!([{"op": op, "path": MEMBERSHIP_SCHEMA_ID, "value": {"role": "admin"}}]),
+            );
+            assert_eq!(r.unwrap(), before, "{op}");
+        }
+    }
+
+    #[test]
     fn read_only_unknown_and_mistyped_targets() {
         for path in [
             "id",
@@ -1653,7 +1666,6 @@ mod tests {
             "groups[value eq \"g\"]",
             &format!("{ENT}:manager.displayName"),
             &format!("{MEMBERSHIP_SCHEMA_ID}:role"),
-            MEMBERSHIP_SCHEMA_ID,
             "schemas",
         ] {
             for op in ["add", "replace", "remove"] {
