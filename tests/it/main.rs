@@ -5,4 +5,5 @@ mod actors;
 mod common;
 mod durability;
 mod logging;
+mod membership;
 mod service;
