@@ -6,4 +6,5 @@ mod common;
 mod durability;
 mod logging;
 mod membership;
+mod scim;
 mod service;
