@@ -1042,3 +1042,77 @@ fn group_name_of(attrs: &Map<String, Value>) -> DomainResult<Arc<str>> {
         _ => Err(ScimError::invalid_value("displayName is required").into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::patch::parse_patch;
+    use crate::scim::resource::normalize_resource;
+    use proptest::prelude::*;
+
+    fn org_with(n: usize) -> (OrgState, Vec<ScimId>, ScimId) {
+        let (mut s, _) = OrgState::create("Acme".into(), "o@acme.test".into(), "O".into());
+        let mut tx = s.begin();
+        let users = (0..n)
+            .map(|i| {
+                let body = json!({"userName": format!("u{i}@acme.test")});
+                tx.create_user(normalize_resource(&body, &USER_RESOURCE).unwrap()).unwrap()
+            })
+            .collect();
+        let g = tx
+            .create_group(normalize_resource(&json!({"displayName": "G"}), &GROUP_RESOURCE).unwrap())
+            .unwrap();
+        tx.finish();
+        (s, users, g)
+    }
+
+    fn patch(s: &mut OrgState, g: ScimId, op: &str, path: &str, user: ScimId) -> Vec<Change> {
+        let ops = parse_patch(&json!({"schemas": [crate::scim::schema::PATCH_OP_SCHEMA], "Operations": [
+            if op == "add" { json!({"op": "add", "path": path, "value": [{"value": user.to_string()}]}) }
+            else { json!({"op": "remove", "path": format!("members[value eq \"{user}\"]")}) }
+        ]}))
+        .unwrap();
+        let mut tx = s.begin();
+        tx.patch_group(g, ops, None).unwrap();
+        tx.finish()
+    }
+
+    fn members(s: &OrgState, g: ScimId) -> Vec<ScimId> {
+        s.groups[&g].members.iter().copied().collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// PATCH invariants (RFC 7644 §3.5.2.1): adding a member twice is a no-op (no
+        /// change, no version); an add followed by a remove of the same member restores
+        /// the group, and the reverse index agrees with the group.
+        #[test]
+        fn member_add_is_idempotent_and_remove_restores(start in proptest::collection::vec(any::<bool>(), 6), pick in 0usize..6) {
+            let (mut s, users, g) = org_with(6);
+            for (u, on) in users.iter().zip(&start) {
+                if *on { patch(&mut s, g, "add", "members", *u); }
+            }
+            let before = members(&s, g);
+            let version = s.groups[&g].version;
+            let target = users[pick];
+            let was_member = before.contains(&target);
+
+            patch(&mut s, g, "add", "members", target);
+            let once = members(&s, g);
+            let changes = patch(&mut s, g, "add", "members", target);
+            prop_assert_eq!(&members(&s, g), &once);
+            prop_assert!(changes.is_empty(), "the second add wrote {:?}", changes);
+
+            if !was_member {
+                prop_assert!(s.groups[&g].version > version);
+                patch(&mut s, g, "remove", "", target);
+                prop_assert_eq!(members(&s, g), before.clone());
+            }
+            for u in &users {
+                let indexed = s.user_groups.get(u).is_some_and(|gs| gs.contains(&g));
+                prop_assert_eq!(indexed, s.groups[&g].members.contains(u));
+            }
+        }
+    }
+}
