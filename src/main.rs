@@ -21,13 +21,13 @@ fn main() -> std::process::ExitCode {
         .init();
     let result = actix_web::rt::System::new().block_on(async move {
         let running = scimd::app::start(config).await?;
-        // The address line is part of the interface: scripts and tests read the port from
-        // it when they start scimd on port 0.
-        println!("scimd: listening on http://{}", running.addr);
         if let Some(token) = &running.generated_admin_token {
             // Printed once, to the terminal, never through the log: only its hash is kept.
             println!("scimd: generated admin token (shown once, store it now): {token}");
         }
+        // The address line is part of the interface: scripts and tests read the port from
+        // it when they start scimd on port 0.
+        println!("scimd: listening on http://{}", running.addr);
         running.run_until_stopped().await
     });
     match result {

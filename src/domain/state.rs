@@ -1056,11 +1056,14 @@ mod tests {
         let users = (0..n)
             .map(|i| {
                 let body = json!({"userName": format!("u{i}@acme.test")});
-                tx.create_user(normalize_resource(&body, &USER_RESOURCE).unwrap()).unwrap()
+                tx.create_user(normalize_resource(&body, &USER_RESOURCE).unwrap())
+                    .unwrap()
             })
             .collect();
         let g = tx
-            .create_group(normalize_resource(&json!({"displayName": "G"}), &GROUP_RESOURCE).unwrap())
+            .create_group(
+                normalize_resource(&json!({"displayName": "G"}), &GROUP_RESOURCE).unwrap(),
+            )
             .unwrap();
         tx.finish();
         (s, users, g)

@@ -2,6 +2,7 @@
 //! Every test starts a real scimd on 127.0.0.1:0.
 
 mod actors;
+mod cli;
 mod common;
 mod durability;
 mod logging;
