@@ -489,6 +489,9 @@ enum Plan {
         /// Group ids by `g * tenants + t`.
         groups: Arc<HashMap<u64, String>>,
         pairing: Pairing,
+        /// Ask for the reply without the member list (`?excludedAttributes=members`,
+        /// RFC 7644 §3.9), as a client that does not need the echo can.
+        lean: bool,
     },
     /// GET / on the bare reference server.
     Bare,
@@ -617,6 +620,7 @@ impl Plan {
                 users,
                 groups,
                 pairing,
+                lean,
             } => {
                 let n = tenants.len() as u64;
                 let (u, g) = match *pairing {
@@ -632,7 +636,12 @@ impl Plan {
                 let body = json!({"schemas": [PATCH_OP], "Operations": [
                     {"op": "add", "path": "members", "value": [{"value": uid}]}
                 ]});
-                let url = format!("{base}/scim/v2/Groups/{gid}");
+                let query = if *lean {
+                    "?excludedAttributes=members"
+                } else {
+                    ""
+                };
+                let url = format!("{base}/scim/v2/Groups/{gid}{query}");
                 let tok = &tenants[t as usize].token;
                 let got = call(
                     c,
@@ -1148,18 +1157,33 @@ fn big_group(env: &Env, table: &mut Vec<Stats>) -> BigGroup {
     let extras: HashMap<u64, String> = (0..o.big_extra)
         .map(|k| (k, ids[&(o.big_members + k)].clone()))
         .collect();
-    let plan = Arc::new(Plan::AddMember {
-        tenants: vec![tenant.clone()],
-        users: Arc::new(extras),
-        groups: Arc::new(HashMap::from([(0, gid.clone())])),
-        pairing: Pairing::Spread {
-            groups: 1,
-            users: o.big_extra,
-        },
-    });
-    table.push(drive(&env.run("member_add_10k", o.big_extra), &plan));
+    // Half of the extra users with the full reply (what Okta and Entra get), half with
+    // `?excludedAttributes=members`: the difference is the cost of echoing the group.
+    let half = o.big_extra / 2;
+    let (full_users, lean_users): (HashMap<u64, String>, HashMap<u64, String>) =
+        extras.into_iter().partition(|(k, _)| *k < half);
+    let lean_users: HashMap<u64, String> =
+        lean_users.into_iter().map(|(k, v)| (k - half, v)).collect();
+    let mut members = o.big_members;
+    for (name, users, lean) in [
+        ("member_add_10k", full_users, false),
+        ("member_add_10k.lean", lean_users, true),
+    ] {
+        let n = users.len() as u64;
+        let plan = Arc::new(Plan::AddMember {
+            tenants: vec![tenant.clone()],
+            users: Arc::new(users),
+            groups: Arc::new(HashMap::from([(0, gid.clone())])),
+            pairing: Pairing::Spread {
+                groups: 1,
+                users: n,
+            },
+            lean,
+        });
+        table.push(drive(&env.run(name, n), &plan));
+        members += table.last().unwrap().ops;
+    }
     // The group grew by the adds above; the single shots act on all of its members.
-    let members = o.big_members + table.last().unwrap().ops;
     let (reply_bytes, remap_ms, empty_ms) = block_on(async {
         let url = format!("{base}/scim/v2/Groups/{gid}");
         let got = call(&c, Method::GET, &url, &tenant.token, None).await;
@@ -1240,6 +1264,7 @@ fn okta_sync(env: &Env, table: &mut Vec<Stats>) {
         pairing: Pairing::OnePerUser {
             groups: GROUPS_PER_TENANT,
         },
+        lean: false,
     });
     let m = drive(
         &Run {
@@ -1528,6 +1553,7 @@ fn main() {
                     groups: GROUPS_PER_TENANT,
                     users: o.population,
                 },
+                lean: false,
             });
             table.push(drive(
                 &env.run("member_add", GROUPS_PER_TENANT * o.population),

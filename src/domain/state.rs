@@ -554,13 +554,20 @@ impl<'s> Tx<'s> {
             );
         }
         // Resolve every member operation to concrete adds and removes before touching
-        // anything: one bad member value refuses the whole request.
+        // anything: one bad member value refuses the whole request. Only the ids an
+        // operation names are diffed against the old set, so adding one member to a
+        // 10,000-member group costs O(log n), not O(n); whole-set operations (replace,
+        // remove all, remove by filter) diff everything they touch.
         let mut set = old.members.clone();
+        let mut touched: Vec<ScimId> = Vec::new();
+        let mut whole = false;
         for op in ops {
             match op {
                 MemberOp::Add(refs) => {
                     for r in &refs {
-                        set.insert(member_user(self.state, r)?);
+                        let u = member_user(self.state, r)?;
+                        set.insert(u);
+                        touched.push(u);
                     }
                 }
                 MemberOp::Replace(refs) => {
@@ -569,15 +576,20 @@ impl<'s> Tx<'s> {
                         next.insert(member_user(self.state, r)?);
                     }
                     set = next;
+                    whole = true;
                 }
                 MemberOp::Remove(values) => {
                     for v in values {
                         if let Ok(u) = v.parse::<ScimId>() {
                             set.remove(&u);
+                            touched.push(u);
                         }
                     }
                 }
-                MemberOp::RemoveAll => set = OrdSet::new(),
+                MemberOp::RemoveAll => {
+                    set = OrdSet::new();
+                    whole = true;
+                }
                 MemberOp::RemoveWhere(f) => {
                     let gone: Vec<ScimId> = set
                         .iter()
@@ -586,21 +598,38 @@ impl<'s> Tx<'s> {
                         .collect();
                     for u in gone {
                         set.remove(&u);
+                        touched.push(u);
                     }
                 }
             }
         }
-        let added: Vec<ScimId> = set
-            .clone()
-            .relative_complement(old.members.clone())
-            .into_iter()
-            .collect();
-        let removed: Vec<ScimId> = old
-            .members
-            .clone()
-            .relative_complement(set.clone())
-            .into_iter()
-            .collect();
+        let (added, removed): (Vec<ScimId>, Vec<ScimId>) = if whole {
+            (
+                set.clone()
+                    .relative_complement(old.members.clone())
+                    .into_iter()
+                    .collect(),
+                old.members
+                    .clone()
+                    .relative_complement(set.clone())
+                    .into_iter()
+                    .collect(),
+            )
+        } else {
+            touched.sort_unstable();
+            touched.dedup();
+            let added = touched
+                .iter()
+                .copied()
+                .filter(|u| set.contains(u) && !old.members.contains(u))
+                .collect();
+            let removed = touched
+                .iter()
+                .copied()
+                .filter(|u| !set.contains(u) && old.members.contains(u))
+                .collect();
+            (added, removed)
+        };
         if attrs == old.attrs && added.is_empty() && removed.is_empty() {
             return Ok(()); // a retry: nothing to do, nothing to record
         }

@@ -66,19 +66,22 @@ fn projection(req: &HttpRequest, org: &ScimOrg) -> Result<Projection, ScimFailur
     })
 }
 
-/// Render the resource a command produced, from the snapshot taken right after it.
-fn applied(org: &ScimOrg, kind: Kind, a: Applied, status: StatusCode) -> ScimResponse {
+/// Render the resource a command produced, from the snapshot taken right after it,
+/// subject to `attributes` / `excludedAttributes` (RFC 7644 §3.9 applies to the
+/// responses of POST, PUT and PATCH too: `?excludedAttributes=members` spares a client
+/// the echo of a 10,000-member group on every member PATCH).
+fn applied(
+    org: &ScimOrg,
+    kind: Kind,
+    a: Applied,
+    status: StatusCode,
+    p: &Projection,
+) -> ScimResponse {
     let Outcome::Resource(id) = a.outcome else {
         return Ok(HttpResponse::NoContent().finish());
     };
-    let (body, version) = query::get(
-        &a.snapshot,
-        kind,
-        id,
-        &org.state.scim_base_url,
-        &Projection::default(),
-    )
-    .ok_or_else(|| ScimError::not_found("resource not found"))?;
+    let (body, version) = query::get(&a.snapshot, kind, id, &org.state.scim_base_url, p)
+        .ok_or_else(|| ScimError::not_found("resource not found"))?;
     Ok(respond(status, &body, Some(version)))
 }
 
@@ -90,13 +93,14 @@ fn normalize(kind: Kind, body: &Value) -> Result<serde_json::Map<String, Value>,
 
 pub async fn create(req: HttpRequest, org: ScimOrg, ScimJson(body): ScimJson) -> ScimResponse {
     let kind = kind_of(req.match_info().query("rt"));
+    let p = projection(&req, &org)?;
     let attrs = normalize(kind, &body)?;
     let command = match kind {
         Kind::User => Command::CreateUser(attrs),
         Kind::Group => Command::CreateGroup(attrs),
     };
     let a = org.state.directory.apply(org.org(), command).await?;
-    applied(&org, kind, a, StatusCode::CREATED)
+    applied(&org, kind, a, StatusCode::CREATED, &p)
 }
 
 pub async fn get(req: HttpRequest, org: ScimOrg, none_match: IfNoneMatch) -> ScimResponse {
@@ -123,6 +127,7 @@ pub async fn replace(
 ) -> ScimResponse {
     let kind = kind_of(req.match_info().query("rt"));
     let id = scim_id(req.match_info().query("id"), kind)?;
+    let p = projection(&req, &org)?;
     let attrs = normalize(kind, &body)?;
     let command = match kind {
         Kind::User => Command::ReplaceUser {
@@ -137,7 +142,7 @@ pub async fn replace(
         },
     };
     let a = org.state.directory.apply(org.org(), command).await?;
-    applied(&org, kind, a, StatusCode::OK)
+    applied(&org, kind, a, StatusCode::OK, &p)
 }
 
 pub async fn modify(
@@ -148,6 +153,7 @@ pub async fn modify(
 ) -> ScimResponse {
     let kind = kind_of(req.match_info().query("rt"));
     let id = scim_id(req.match_info().query("id"), kind)?;
+    let p = projection(&req, &org)?;
     let ops = patch::parse_patch(&body)?;
     let command = match kind {
         Kind::User => Command::PatchUser {
@@ -163,7 +169,7 @@ pub async fn modify(
     };
     let a = org.state.directory.apply(org.org(), command).await?;
     // RFC 7644 §3.5.2: 200 with the resource (we always return it).
-    applied(&org, kind, a, StatusCode::OK)
+    applied(&org, kind, a, StatusCode::OK, &p)
 }
 
 pub async fn delete(req: HttpRequest, org: ScimOrg, if_match: IfMatch) -> ScimResponse {
