@@ -23,6 +23,18 @@ pub struct OrgHandle {
     org: OrgId,
     addr: Addr<OrgActor>,
     published: Published,
+    /// Commands sent to this org and not yet answered (queued in the mailbox or waiting
+    /// for their flush). Bounded by `max_pending`: past it, callers get 429.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Decrements an org's in-flight count when a command's caller is done with it.
+struct InFlight(Arc<AtomicUsize>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl OrgHandle {
@@ -129,6 +141,7 @@ impl Directory {
             org,
             addr,
             published,
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -174,6 +187,16 @@ impl Directory {
         let slot = Arc::new(Mutex::new(Some(command)));
         for _ in 0..3 {
             let handle = self.get(org).await?;
+            // Backpressure: each org's pending work is bounded, so a flooding IdP gets
+            // 429 + Retry-After (which IdPs honour) instead of an unbounded queue, and
+            // other orgs keep their latency.
+            if handle.in_flight.fetch_add(1, Ordering::AcqRel) >= self.config.max_pending {
+                handle.in_flight.fetch_sub(1, Ordering::AcqRel);
+                return Err(DomainError::Overloaded {
+                    retry_after_secs: 1,
+                });
+            }
+            let _in_flight = InFlight(handle.in_flight.clone());
             match handle.addr.send(Apply(slot.clone())).await {
                 Ok(r) => return r,
                 Err(MailboxError::Closed) if slot.lock().is_some() => {

@@ -112,8 +112,9 @@ impl Actor for OrgActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        // Deep mailboxes are bounded by `max_pending` below, not by actix's default.
-        ctx.set_mailbox_capacity(self.max_pending.max(16));
+        // The directory admits at most `max_pending` commands per org (429 past it); the
+        // mailbox holds them all, plus room for control messages.
+        ctx.set_mailbox_capacity(self.max_pending + 16);
         let tick = (self.idle_after / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
         ctx.run_interval(tick, |act, ctx| {
             if act.pending == 0 && act.last_active.elapsed() >= act.idle_after {
@@ -137,11 +138,6 @@ impl Handler<Apply> for OrgActor {
                 "command already taken".into(),
             ))));
         };
-        if self.pending >= self.max_pending {
-            return Box::pin(fut::ready(Err(DomainError::Overloaded {
-                retry_after_secs: 1,
-            })));
-        }
         let op = command.name();
         let mut next = self.state.clone();
         let mut tx = next.begin();

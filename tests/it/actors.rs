@@ -117,3 +117,55 @@ async fn idle_orgs_unload_and_reload() {
     let next = c.create_user(&token, "bob@acme.test").await;
     assert_ne!(next["meta"]["version"], user["meta"]["version"]);
 }
+
+/// Backpressure: an org's pending work is bounded. Past the bound, requests get 429 with
+/// `Retry-After` at once (nothing queues without bound); other orgs are unaffected; the
+/// admitted requests complete when the org moves again.
+#[actix_rt::test]
+async fn a_flooding_org_gets_429_with_retry_after() {
+    let s = TestServer::start_with(|c| c.org_max_pending = 4).await;
+    let c = &s.client;
+    let (a_id, a) = c.org_with_token("a").await;
+    let (_, b) = c.org_with_token("b").await;
+    let handle = s.state.directory.get(a_id.parse().unwrap()).await.unwrap();
+    let (release, hold) = tokio::sync::oneshot::channel();
+    handle.hold(hold);
+
+    let mut admitted = Vec::new();
+    let mut refused = 0;
+    for i in 0..10 {
+        let (c2, a2) = (c.clone(), a.clone());
+        let task = actix_rt::spawn(async move {
+            c2.scim(
+                Method::POST,
+                &a2,
+                "/Users",
+                Some(user_body(&format!("f{i}@a.test"))),
+            )
+            .await
+        });
+        // Let this request reach the org before the next one is sent.
+        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        if task.is_finished() {
+            let r = task.await.unwrap();
+            assert_eq!(r.header("retry-after").as_deref(), Some("1"));
+            r.expect_scim_error(429, None);
+            refused += 1;
+        } else {
+            admitted.push(task);
+        }
+    }
+    assert_eq!(
+        (admitted.len(), refused),
+        (4, 6),
+        "exactly max_pending requests are admitted"
+    );
+    // Another org is served meanwhile.
+    c.create_user(&b, "ok@b.test").await;
+    release.send(()).unwrap();
+    for t in admitted {
+        t.await.unwrap().expect(201);
+    }
+    let list = c.scim(Method::GET, &a, "/Users", None).await.expect(200);
+    assert_eq!(list["totalResults"], 4, "refused requests changed nothing");
+}
