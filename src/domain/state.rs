@@ -340,6 +340,38 @@ impl<'s> Tx<'s> {
         self.changes.push(Change::PutOrg(meta));
     }
 
+    /// The user `id` of this org, if `If-Match` (when given) names its current version.
+    fn existing_user(
+        &self,
+        id: ScimId,
+        if_match: Option<Version>,
+    ) -> DomainResult<Arc<UserRecord>> {
+        let old = self
+            .state
+            .users
+            .get(&id)
+            .cloned()
+            .ok_or(DomainError::NotFound("User"))?;
+        check_version(old.version, if_match)?;
+        Ok(old)
+    }
+
+    /// The group `id` of this org, if `If-Match` (when given) names its current version.
+    fn existing_group(
+        &self,
+        id: ScimId,
+        if_match: Option<Version>,
+    ) -> DomainResult<Arc<GroupRecord>> {
+        let old = self
+            .state
+            .groups
+            .get(&id)
+            .cloned()
+            .ok_or(DomainError::NotFound("Group"))?;
+        check_version(old.version, if_match)?;
+        Ok(old)
+    }
+
     // ---- Users -------------------------------------------------------------------------
 
     /// `POST /Users` (RFC 7644 §3.3) with a normalized attribute map.
@@ -373,13 +405,7 @@ impl<'s> Tx<'s> {
         attrs: Map<String, Value>,
         if_match: Option<Version>,
     ) -> DomainResult<()> {
-        let old = self
-            .state
-            .users
-            .get(&id)
-            .cloned()
-            .ok_or(DomainError::NotFound("User"))?;
-        check_version(old.version, if_match)?;
+        let old = self.existing_user(id, if_match)?;
         self.update_user(old, attrs)
     }
 
@@ -390,13 +416,7 @@ impl<'s> Tx<'s> {
         ops: &[PatchOp],
         if_match: Option<Version>,
     ) -> DomainResult<()> {
-        let old = self
-            .state
-            .users
-            .get(&id)
-            .cloned()
-            .ok_or(DomainError::NotFound("User"))?;
-        check_version(old.version, if_match)?;
+        let old = self.existing_user(id, if_match)?;
         let mut attrs = old.attrs.clone();
         patch::apply_patch(&mut attrs, ops, &USER_RESOURCE)?;
         self.update_user(old, attrs)
@@ -434,13 +454,7 @@ impl<'s> Tx<'s> {
 
     /// `DELETE /Users/{id}`: the user leaves its groups and, with them, the organization.
     pub fn delete_user(&mut self, id: ScimId, if_match: Option<Version>) -> DomainResult<()> {
-        let old = self
-            .state
-            .users
-            .get(&id)
-            .cloned()
-            .ok_or(DomainError::NotFound("User"))?;
-        check_version(old.version, if_match)?;
+        let old = self.existing_user(id, if_match)?;
         let groups: Vec<ScimId> = self
             .state
             .user_groups
@@ -505,13 +519,7 @@ impl<'s> Tx<'s> {
         mut attrs: Map<String, Value>,
         if_match: Option<Version>,
     ) -> DomainResult<()> {
-        let old = self
-            .state
-            .groups
-            .get(&id)
-            .cloned()
-            .ok_or(DomainError::NotFound("Group"))?;
-        check_version(old.version, if_match)?;
+        let old = self.existing_group(id, if_match)?;
         let refs = take_members(&mut attrs);
         self.apply_group(old, attrs, vec![MemberOp::Replace(refs)])
     }
@@ -525,13 +533,7 @@ impl<'s> Tx<'s> {
         ops: Vec<PatchOp>,
         if_match: Option<Version>,
     ) -> DomainResult<()> {
-        let old = self
-            .state
-            .groups
-            .get(&id)
-            .cloned()
-            .ok_or(DomainError::NotFound("Group"))?;
-        check_version(old.version, if_match)?;
+        let old = self.existing_group(id, if_match)?;
         let (generic, member_ops) = patch::split_member_ops(ops)?;
         let mut attrs = old.attrs.clone();
         patch::apply_patch(&mut attrs, &generic, &GROUP_RESOURCE)?;
@@ -673,13 +675,7 @@ impl<'s> Tx<'s> {
 
     /// `DELETE /Groups/{id}`: its members are re-evaluated in the same commit.
     pub fn delete_group(&mut self, id: ScimId, if_match: Option<Version>) -> DomainResult<()> {
-        let old = self
-            .state
-            .groups
-            .get(&id)
-            .cloned()
-            .ok_or(DomainError::NotFound("Group"))?;
-        check_version(old.version, if_match)?;
+        let old = self.existing_group(id, if_match)?;
         let members: Vec<ScimId> = old.members.iter().copied().collect();
         for u in &members {
             self.unlink(id, *u);

@@ -7,6 +7,7 @@ use crate::actors::org::Applied;
 use crate::domain::command::{Command, Outcome};
 use crate::domain::ids::{ScimId, Version};
 use crate::domain::query::{self, Kind, Projection};
+use crate::scim::bulk::BulkMethod;
 use crate::scim::list::{self, ListLimits};
 use crate::scim::resource::normalize_resource;
 use crate::scim::{discovery, patch, ScimError};
@@ -85,22 +86,105 @@ fn applied(
     Ok(respond(status, &body, Some(version)))
 }
 
-fn normalize(kind: Kind, body: &Value) -> Result<serde_json::Map<String, Value>, ScimFailure> {
-    Ok(normalize_resource(body, kind.resource_type())?)
-}
-
 // ---- Users and Groups -----------------------------------------------------------------
 
-pub async fn create(req: HttpRequest, org: ScimOrg, ScimJson(body): ScimJson) -> ScimResponse {
+/// One write to a User or Group: the command a method, a resource type, an optional id
+/// and a body stand for. Shared by the single-resource routes and `/Bulk`, so both parse
+/// and validate exactly alike.
+fn write_command(
+    kind: Kind,
+    method: BulkMethod,
+    id: Option<ScimId>,
+    body: Option<&Value>,
+    if_match: Option<Version>,
+) -> Result<Command, ScimError> {
+    let body = body.unwrap_or(&Value::Null);
+    let attrs = || normalize_resource(body, kind.resource_type());
+    Ok(match (method, id, kind) {
+        (BulkMethod::Post, None, Kind::User) => Command::CreateUser(attrs()?),
+        (BulkMethod::Post, None, Kind::Group) => Command::CreateGroup(attrs()?),
+        (BulkMethod::Put, Some(id), Kind::User) => Command::ReplaceUser {
+            id,
+            attrs: attrs()?,
+            if_match,
+        },
+        (BulkMethod::Put, Some(id), Kind::Group) => Command::ReplaceGroup {
+            id,
+            attrs: attrs()?,
+            if_match,
+        },
+        (BulkMethod::Patch, Some(id), Kind::User) => Command::PatchUser {
+            id,
+            ops: patch::parse_patch(body)?,
+            if_match,
+        },
+        (BulkMethod::Patch, Some(id), Kind::Group) => Command::PatchGroup {
+            id,
+            ops: patch::parse_patch(body)?,
+            if_match,
+        },
+        (BulkMethod::Delete, Some(id), Kind::User) => Command::DeleteUser { id, if_match },
+        (BulkMethod::Delete, Some(id), Kind::Group) => Command::DeleteGroup { id, if_match },
+        _ => {
+            return Err(ScimError::invalid_path(
+                "POST takes a resource type path; PUT, PATCH and DELETE a resource path",
+            ))
+        }
+    })
+}
+
+fn success_status(method: BulkMethod) -> StatusCode {
+    match method {
+        BulkMethod::Post => StatusCode::CREATED,
+        BulkMethod::Delete => StatusCode::NO_CONTENT,
+        BulkMethod::Put | BulkMethod::Patch => StatusCode::OK,
+    }
+}
+
+/// POST, PUT, PATCH and DELETE on `/Users[/{id}]` and `/Groups[/{id}]`.
+async fn write(
+    req: HttpRequest,
+    org: ScimOrg,
+    method: BulkMethod,
+    if_match: IfMatch,
+    body: Option<Value>,
+) -> ScimResponse {
     let kind = kind_of(req.match_info().query("rt"));
-    let p = projection(&req, &org)?;
-    let attrs = normalize(kind, &body)?;
-    let command = match kind {
-        Kind::User => Command::CreateUser(attrs),
-        Kind::Group => Command::CreateGroup(attrs),
+    let id = match req.match_info().get("id") {
+        Some(raw) => Some(scim_id(raw, kind)?),
+        None => None,
     };
+    let p = projection(&req, &org)?;
+    let command = write_command(kind, method, id, body.as_ref(), if_match.0)?;
     let a = org.state.directory.apply(org.org(), command).await?;
-    applied(&org, kind, a, StatusCode::CREATED, &p)
+    // RFC 7644 §3.5.2: a PATCH answers 200 with the resource (we always return it).
+    applied(&org, kind, a, success_status(method), &p)
+}
+
+pub async fn create(req: HttpRequest, org: ScimOrg, ScimJson(body): ScimJson) -> ScimResponse {
+    write(req, org, BulkMethod::Post, IfMatch(None), Some(body)).await
+}
+
+pub async fn replace(
+    req: HttpRequest,
+    org: ScimOrg,
+    if_match: IfMatch,
+    ScimJson(body): ScimJson,
+) -> ScimResponse {
+    write(req, org, BulkMethod::Put, if_match, Some(body)).await
+}
+
+pub async fn modify(
+    req: HttpRequest,
+    org: ScimOrg,
+    if_match: IfMatch,
+    ScimJson(body): ScimJson,
+) -> ScimResponse {
+    write(req, org, BulkMethod::Patch, if_match, Some(body)).await
+}
+
+pub async fn delete(req: HttpRequest, org: ScimOrg, if_match: IfMatch) -> ScimResponse {
+    write(req, org, BulkMethod::Delete, if_match, None).await
 }
 
 pub async fn get(req: HttpRequest, org: ScimOrg, none_match: IfNoneMatch) -> ScimResponse {
@@ -117,76 +201,6 @@ pub async fn get(req: HttpRequest, org: ScimOrg, none_match: IfNoneMatch) -> Sci
             .finish());
     }
     Ok(respond(StatusCode::OK, &body, Some(version)))
-}
-
-pub async fn replace(
-    req: HttpRequest,
-    org: ScimOrg,
-    if_match: IfMatch,
-    ScimJson(body): ScimJson,
-) -> ScimResponse {
-    let kind = kind_of(req.match_info().query("rt"));
-    let id = scim_id(req.match_info().query("id"), kind)?;
-    let p = projection(&req, &org)?;
-    let attrs = normalize(kind, &body)?;
-    let command = match kind {
-        Kind::User => Command::ReplaceUser {
-            id,
-            attrs,
-            if_match: if_match.0,
-        },
-        Kind::Group => Command::ReplaceGroup {
-            id,
-            attrs,
-            if_match: if_match.0,
-        },
-    };
-    let a = org.state.directory.apply(org.org(), command).await?;
-    applied(&org, kind, a, StatusCode::OK, &p)
-}
-
-pub async fn modify(
-    req: HttpRequest,
-    org: ScimOrg,
-    if_match: IfMatch,
-    ScimJson(body): ScimJson,
-) -> ScimResponse {
-    let kind = kind_of(req.match_info().query("rt"));
-    let id = scim_id(req.match_info().query("id"), kind)?;
-    let p = projection(&req, &org)?;
-    let ops = patch::parse_patch(&body)?;
-    let command = match kind {
-        Kind::User => Command::PatchUser {
-            id,
-            ops,
-            if_match: if_match.0,
-        },
-        Kind::Group => Command::PatchGroup {
-            id,
-            ops,
-            if_match: if_match.0,
-        },
-    };
-    let a = org.state.directory.apply(org.org(), command).await?;
-    // RFC 7644 §3.5.2: 200 with the resource (we always return it).
-    applied(&org, kind, a, StatusCode::OK, &p)
-}
-
-pub async fn delete(req: HttpRequest, org: ScimOrg, if_match: IfMatch) -> ScimResponse {
-    let kind = kind_of(req.match_info().query("rt"));
-    let id = scim_id(req.match_info().query("id"), kind)?;
-    let command = match kind {
-        Kind::User => Command::DeleteUser {
-            id,
-            if_match: if_match.0,
-        },
-        Kind::Group => Command::DeleteGroup {
-            id,
-            if_match: if_match.0,
-        },
-    };
-    org.state.directory.apply(org.org(), command).await?;
-    Ok(HttpResponse::NoContent().finish())
 }
 
 pub async fn list(req: HttpRequest, org: ScimOrg) -> ScimResponse {
@@ -301,10 +315,8 @@ pub async fn me(_org: ScimOrg) -> ScimResponse {
 
 // ---- Bulk (RFC 7644 §3.7) -------------------------------------------------------------
 
-/// Turn one bulk operation into a command: the same normalization and parsing as the
-/// single-resource endpoints.
+/// Turn one bulk operation into a command, exactly as the single-resource routes do.
 fn bulk_command(op: &crate::scim::bulk::BulkOp) -> Result<(Kind, Command), ScimError> {
-    use crate::scim::bulk::BulkMethod;
     let path = op.path.trim_start_matches('/');
     let (rt, id) = match path.split_once('/') {
         Some((rt, id)) => (rt, Some(id)),
@@ -319,57 +331,19 @@ fn bulk_command(op: &crate::scim::bulk::BulkOp) -> Result<(Kind, Command), ScimE
             ))
         }
     };
-    let not_found = || ScimError::not_found(format!("{} not found", kind.resource_type().name));
-    let id: Option<ScimId> = match id {
-        Some(raw) => Some(raw.parse().map_err(|_| not_found())?),
+    let id = match id {
+        Some(raw) => Some(scim_id(raw, kind).map_err(|f| f.0)?),
         None => None,
     };
+    // `version` works as If-Match (RFC 7644 §3.7); an ETag we never issued cannot match.
     let if_match = op
         .version
         .as_deref()
         .map(|v| Version::parse_etag(v).unwrap_or(Version(u64::MAX)));
-    let data = op.data.as_ref();
-    let command = match (op.method, id) {
-        (BulkMethod::Post, None) => {
-            let attrs = normalize_resource(data.unwrap_or(&Value::Null), kind.resource_type())?;
-            match kind {
-                Kind::User => Command::CreateUser(attrs),
-                Kind::Group => Command::CreateGroup(attrs),
-            }
-        }
-        (BulkMethod::Put, Some(id)) => {
-            let attrs = normalize_resource(data.unwrap_or(&Value::Null), kind.resource_type())?;
-            match kind {
-                Kind::User => Command::ReplaceUser {
-                    id,
-                    attrs,
-                    if_match,
-                },
-                Kind::Group => Command::ReplaceGroup {
-                    id,
-                    attrs,
-                    if_match,
-                },
-            }
-        }
-        (BulkMethod::Patch, Some(id)) => {
-            let ops = patch::parse_patch(data.unwrap_or(&Value::Null))?;
-            match kind {
-                Kind::User => Command::PatchUser { id, ops, if_match },
-                Kind::Group => Command::PatchGroup { id, ops, if_match },
-            }
-        }
-        (BulkMethod::Delete, Some(id)) => match kind {
-            Kind::User => Command::DeleteUser { id, if_match },
-            Kind::Group => Command::DeleteGroup { id, if_match },
-        },
-        _ => {
-            return Err(ScimError::invalid_path(
-                "POST takes a resource type path; PUT, PATCH and DELETE a resource path",
-            ))
-        }
-    };
-    Ok((kind, command))
+    Ok((
+        kind,
+        write_command(kind, op.method, id, op.data.as_ref(), if_match)?,
+    ))
 }
 
 /// `POST /Bulk`: operations run in order, each in its own commit; `bulkId:` references
@@ -393,11 +367,7 @@ pub async fn bulk(org: ScimOrg, ScimJson(body): ScimJson) -> ScimResponse {
         };
         match outcome {
             Ok((kind, a)) => {
-                let status = match op.method {
-                    crate::scim::bulk::BulkMethod::Post => 201,
-                    crate::scim::bulk::BulkMethod::Delete => 204,
-                    _ => 200,
-                };
+                let status = success_status(op.method).as_u16();
                 let (location, version) = match a.outcome {
                     Outcome::Resource(id) => {
                         if let Some(b) = &op.bulk_id {
