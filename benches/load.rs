@@ -4,11 +4,31 @@
 //!
 //!     cargo bench --bench load                        # 32 connections, 10,000 users, 5 s each
 //!     cargo bench --bench load -- --quick             # smoke test of the harness (~20 s)
+//!     cargo bench --bench load -- --quick --full      # smoke test of every scenario (~35 s)
+//!     cargo bench --bench load -- --full --runs 3     # everything, medians of 3 runs
 //!     cargo bench --bench load -- --tenants 4 --duration 10 --scenarios create,lookup
 //!
 //! Options: `--tenants N` `--concurrency C` `--population P` `--duration SECS` (max 60)
-//! `--server-cores K` `--scenarios a,b,..` `--out PATH` `--quick`.
-//! Scenarios: create, lookup, patch, member_add, member_add_10k, okta_sync.
+//! `--server-cores K` `--scenarios a,b,..` `--full` `--runs N` (max 9)
+//! `--big-population N` `--orgs N` `--out PATH` `--quick`.
+//!
+//! Default scenarios, on one shared server: create, lookup, patch, member_add,
+//! member_add_10k, okta_sync. Opt-in (by name, or all with `--full`), each on fresh servers
+//! of its own, with the targets of the performance issue judged at the end:
+//! - memory: RSS growth per user held in memory (`--population` users in one org; target
+//!   under 2 KiB), and RSS again after the org went idle (`--org-idle-secs 2`, 4 s wait).
+//! - restart: `--big-population` users (100,000) in one org, built at full concurrency for
+//!   at most 60 s; SIGTERM (exit 0), start on the same store: time from spawn to `/readyz`
+//!   200 and to the org's first SCIM answer (target: ready under 2 s).
+//! - population_scaling: lookup and create ops/s of one org at 1,000 and at
+//!   `--big-population` users (target: within 20 %).
+//! - tenants_scaling: aggregate create ops/s into 1 org and spread over `--orgs` (100) orgs
+//!   on the same connections (target: within 20 %).
+//! - fairness: a light org's lookup p99 (1 connection, 200/s) alone and while a heavy org
+//!   floods creates on the other connections (target: at most 2x), and the heavy org's 429s.
+//!
+//! `--runs N` repeats every selected scenario N times (fresh servers each time) and reports
+//! medians: ops/s, p50, p99 and every single figure; errors and 429s are summed.
 //!
 //! The server (and both references) run on the first K allowed cores, the load on the
 //! others, so client and server do not steal each other's CPU. Every loop is bounded by
@@ -33,7 +53,8 @@ const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-const ALL_SCENARIOS: &[&str] = &[
+/// Scenarios on the one shared server; the default set.
+const DEFAULT_SCENARIOS: &[&str] = &[
     "create",
     "lookup",
     "patch",
@@ -41,6 +62,27 @@ const ALL_SCENARIOS: &[&str] = &[
     "member_add_10k",
     "okta_sync",
 ];
+/// Scenarios that start servers of their own (opt-in: by name or with `--full`).
+const OWN_SERVER_SCENARIOS: &[&str] = &[
+    "memory",
+    "restart",
+    "population_scaling",
+    "tenants_scaling",
+    "fairness",
+];
+/// Time cap of the big builds (`restart`, `population_scaling`): what is built by then is
+/// measured, and reported.
+const BUILD_CAP: Duration = Duration::from_secs(60);
+/// `memory`: the server's `--org-idle-secs`, and how long the scenario waits after the load.
+const MEMORY_IDLE_SECS: u64 = 2;
+const MEMORY_IDLE_WAIT: Duration = Duration::from_secs(4);
+/// `restart`: longest wait for `/readyz` (and for a SIGTERM'd server to exit).
+const READY_CAP: Duration = Duration::from_secs(120);
+const STOP_CAP: Duration = Duration::from_secs(60);
+/// `fairness`: the light org's paced lookups (one connection).
+const LIGHT_RATE: u64 = 200;
+/// Most repetitions `--runs` accepts.
+const MAX_RUNS: usize = 9;
 /// A scenario never runs longer than this, whatever `--duration` says.
 const MAX_DURATION_SECS: u64 = 60;
 /// Set-up phases (building populations) are bounded by count; this is their time cap, so a
@@ -69,6 +111,16 @@ struct Opts {
     scenarios: Vec<String>,
     out: PathBuf,
     quick: bool,
+    /// Every scenario (`--full`).
+    full: bool,
+    /// Repetitions of each selected scenario; medians are reported (`--runs`).
+    runs: usize,
+    /// The big org of `restart` and `population_scaling` (100,000; fewer in `--quick`).
+    big_population: u64,
+    /// The small size of `population_scaling`, and the light org of `fairness`.
+    small_population: u64,
+    /// Orgs of `tenants_scaling` (100; fewer in `--quick`).
+    many_orgs: u64,
     /// Members of the big group (10,000; fewer in `--quick`).
     big_members: u64,
     /// Users of the big group's org outside the group, added one by one by
@@ -79,10 +131,16 @@ struct Opts {
 fn usage() -> ! {
     eprintln!(
         "usage: cargo bench --bench load -- [--tenants N] [--concurrency C] [--population P] \
-         [--duration SECS] [--server-cores K] [--scenarios {}] [--out PATH] [--quick]",
-        ALL_SCENARIOS.join(",")
+         [--duration SECS] [--server-cores K] [--scenarios {},{}] [--full] [--runs N] \
+         [--big-population N] [--orgs N] [--out PATH] [--quick]",
+        DEFAULT_SCENARIOS.join(","),
+        OWN_SERVER_SCENARIOS.join(",")
     );
     std::process::exit(2)
+}
+
+fn known_scenario(s: &str) -> bool {
+    DEFAULT_SCENARIOS.contains(&s) || OWN_SERVER_SCENARIOS.contains(&s)
 }
 
 fn parse_opts(args: &[String]) -> Opts {
@@ -92,13 +150,20 @@ fn parse_opts(args: &[String]) -> Opts {
         population: 10_000,
         duration: Duration::from_secs(5),
         server_cores: 1,
-        scenarios: ALL_SCENARIOS.iter().map(|s| s.to_string()).collect(),
+        scenarios: DEFAULT_SCENARIOS.iter().map(|s| s.to_string()).collect(),
         out: PathBuf::from("target/load-report.json"),
         quick: false,
+        full: false,
+        runs: 1,
+        big_population: 100_000,
+        small_population: 1_000,
+        many_orgs: 100,
         big_members: 10_000,
         big_extra: 2_000,
     };
-    let (mut population, mut duration) = (None, None);
+    let (mut population, mut duration, mut big_population, mut many_orgs) =
+        (None, None, None, None);
+    let mut named = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut val = || it.next().cloned().unwrap_or_else(|| usage());
@@ -111,13 +176,15 @@ fn parse_opts(args: &[String]) -> Opts {
             "--server-cores" => o.server_cores = num(val()).max(1) as usize,
             "--scenarios" => {
                 o.scenarios = val().split(',').map(|s| s.trim().to_owned()).collect();
-                if o.scenarios
-                    .iter()
-                    .any(|s| !ALL_SCENARIOS.contains(&s.as_str()))
-                {
+                named = true;
+                if o.scenarios.iter().any(|s| !known_scenario(s)) {
                     usage()
                 }
             }
+            "--full" => o.full = true,
+            "--runs" => o.runs = (num(val()) as usize).clamp(1, MAX_RUNS),
+            "--big-population" => big_population = Some(num(val()).max(2)),
+            "--orgs" => many_orgs = Some(num(val()).max(1)),
             "--out" => o.out = PathBuf::from(val()),
             "--quick" => o.quick = true,
             // cargo bench passes `--bench` to every harness = false target.
@@ -125,11 +192,21 @@ fn parse_opts(args: &[String]) -> Opts {
             _ => usage(),
         }
     }
+    if o.full && !named {
+        o.scenarios = DEFAULT_SCENARIOS
+            .iter()
+            .chain(OWN_SERVER_SCENARIOS)
+            .map(|s| s.to_string())
+            .collect();
+    }
     if o.quick {
         o.population = 500;
         o.duration = Duration::from_secs(1);
         o.big_members = 1_000;
         o.big_extra = 300;
+        o.big_population = 2_000;
+        o.small_population = 200;
+        o.many_orgs = 10;
     }
     if let Some(p) = population {
         o.population = p;
@@ -137,6 +214,13 @@ fn parse_opts(args: &[String]) -> Opts {
     if let Some(d) = duration {
         o.duration = Duration::from_secs(d);
     }
+    if let Some(p) = big_population {
+        o.big_population = p;
+    }
+    if let Some(n) = many_orgs {
+        o.many_orgs = n;
+    }
+    o.small_population = o.small_population.min(o.big_population / 2).max(1);
     // Every tenant needs at least one user to look up.
     o.population = o.population.max(o.tenants);
     o
@@ -461,6 +545,8 @@ enum Plan {
     CreateUsers {
         tenants: Vec<Tenant>,
         prefix: &'static str,
+        /// Operation i creates user `offset + i` (a population grown in steps).
+        offset: u64,
         check_absent: bool,
         sink: Option<Sink>,
     },
@@ -512,9 +598,11 @@ impl Plan {
             Plan::CreateUsers {
                 tenants,
                 prefix,
+                offset,
                 check_absent,
                 sink,
             } => {
+                let i = offset + i;
                 let n = tenants.len() as u64;
                 let t = &tenants[(i % n) as usize];
                 let name = user_name(prefix, i, n);
@@ -687,11 +775,15 @@ struct Stats {
     /// CPU used by this (load) process, in cores.
     load_cpu: Option<f64>,
     error_samples: Vec<String>,
+    /// With `--runs N` > 1: the median of the runs' ops/s (ops and secs are then medians
+    /// too, and no longer give it exactly).
+    median_rate: Option<f64>,
 }
 
 impl Stats {
     fn rate(&self) -> f64 {
-        self.ops as f64 / self.secs.max(1e-9)
+        self.median_rate
+            .unwrap_or_else(|| self.ops as f64 / self.secs.max(1e-9))
     }
     fn json(&self) -> Value {
         json!({
@@ -741,6 +833,8 @@ struct Run<'a> {
     progress: bool,
     /// The process serving `base`, whose CPU use is reported (which side is the bound).
     server_pid: Option<u32>,
+    /// Paced connections: each starts an operation at most once per this interval.
+    pace: Option<Duration>,
 }
 
 /// Run `plan` from `concurrency` connections until `max_ops` operations were started or
@@ -778,11 +872,12 @@ fn drive(run: &Run, plan: &Arc<Plan>) -> Stats {
     let handles: Vec<_> = (0..threads)
         .map(|th| {
             let tasks = run.concurrency / threads + usize::from(th < run.concurrency % threads);
-            let (plan, counters, base, max_ops) = (
+            let (plan, counters, base, max_ops, pace) = (
                 plan.clone(),
                 counters.clone(),
                 run.base.to_owned(),
                 run.max_ops,
+                run.pace,
             );
             std::thread::spawn(move || {
                 block_on(async move {
@@ -791,7 +886,7 @@ fn drive(run: &Run, plan: &Arc<Plan>) -> Stats {
                             let (plan, counters, base) =
                                 (plan.clone(), counters.clone(), base.clone());
                             actix_rt::spawn(async move {
-                                task(&plan, &counters, &base, max_ops, deadline).await
+                                task(&plan, &counters, &base, (max_ops, deadline), pace).await
                             })
                         })
                         .collect();
@@ -835,23 +930,39 @@ fn drive(run: &Run, plan: &Arc<Plan>) -> Stats {
         server_cpu,
         load_cpu,
         error_samples: samples,
+        median_rate: None,
     }
 }
 
 /// One connection: take the next operation index until the count or the time runs out.
 /// Latencies are of successful operations only; a 429 is retried (same operation) after
-/// its Retry-After, capped by the deadline, as an IdP would.
+/// its Retry-After, capped by the deadline, as an IdP would. With `pace`, an operation
+/// starts at most once per interval (no catch-up burst after a slow one); the latency is
+/// still from its send.
 async fn task(
     plan: &Plan,
     counters: &Counters,
     base: &str,
-    max_ops: u64,
-    deadline: Instant,
+    (max_ops, deadline): (u64, Instant),
+    pace: Option<Duration>,
 ) -> (Vec<u32>, Vec<String>) {
     let c = client(REQUEST_TIMEOUT);
     let mut lat = Vec::with_capacity(4096);
     let mut samples = Vec::new();
+    let mut next_start = Instant::now();
     'ops: while Instant::now() < deadline {
+        if let Some(p) = pace {
+            let now = Instant::now();
+            if next_start > now {
+                actix_rt::time::sleep(next_start.min(deadline) - now).await;
+                if Instant::now() >= deadline {
+                    break;
+                }
+            }
+            // The schedule sets the next start, not the wake-up (timers are coarse); an
+            // operation later than one interval resets it, so there is no burst.
+            next_start = next_start.max(Instant::now().checked_sub(p).unwrap_or(next_start)) + p;
+        }
         let i = counters.next.fetch_add(1, Ordering::Relaxed);
         if i >= max_ops {
             break;
@@ -1028,6 +1139,7 @@ impl Env {
             duration: self.opts.duration,
             progress: true,
             server_pid: Some(self.server_pid),
+            pace: None,
         }
     }
     /// A set-up phase: bounded by count (and `SETUP_CAP`), every operation must succeed.
@@ -1102,6 +1214,7 @@ fn big_group(env: &Env, table: &mut Vec<Stats>) -> BigGroup {
     let users = Arc::new(Plan::CreateUsers {
         tenants: vec![tenant.clone()],
         prefix: "big",
+        offset: 0,
         check_absent: false,
         sink: Some(Sink::default()),
     });
@@ -1237,6 +1350,7 @@ fn okta_sync(env: &Env, table: &mut Vec<Stats>) {
     let users = Arc::new(Plan::CreateUsers {
         tenants: ts.clone(),
         prefix: "okta",
+        offset: 0,
         check_absent: true,
         sink: Some(Sink::default()),
     });
@@ -1289,6 +1403,7 @@ fn okta_sync(env: &Env, table: &mut Vec<Stats>) {
             .flat_map(|s| s.error_samples.clone())
             .take(5)
             .collect(),
+        median_rate: None,
     });
     table.extend([u, g, m]);
 }
@@ -1357,6 +1472,7 @@ fn reference_sled_run(env: &Env, exe: &Path) -> Stats {
         server_cpu: v["cpu_cores"].as_f64(),
         load_cpu: None,
         error_samples: vec![],
+        median_rate: None,
     }
 }
 
@@ -1380,14 +1496,14 @@ fn bound(s: &Stats, server_cores: usize, load_cores: usize) -> &'static str {
 fn print_table(rows: &[Stats], server_cores: usize, load_cores: usize) {
     println!();
     println!(
-        "{:<18} {:>9} {:>11} {:>9} {:>9} {:>7} {:>6} {:>8} {:>8}  bound",
+        "{:<26} {:>9} {:>11} {:>9} {:>9} {:>7} {:>6} {:>8} {:>8}  bound",
         "scenario", "ops", "ops/s", "p50 ms", "p99 ms", "errors", "429", "srv cpu", "load cpu"
     );
     // CPU in percent of one core: near 100 x cores on one side says which side bounds it.
     let pct = |c: Option<f64>| c.map_or("-".to_owned(), |c| format!("{:.0}%", c * 100.0));
     for s in rows {
         println!(
-            "{:<18} {:>9} {:>11.1} {:>9.2} {:>9.2} {:>7} {:>6} {:>8} {:>8}  {}",
+            "{:<26} {:>9} {:>11.1} {:>9.2} {:>9.2} {:>7} {:>6} {:>8} {:>8}  {}",
             s.name,
             s.ops,
             s.rate(),
@@ -1402,102 +1518,572 @@ fn print_table(rows: &[Stats], server_cores: usize, load_cores: usize) {
     }
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // Hidden modes: this binary re-executed as a reference, pinned by the parent.
-    match args.first().map(String::as_str) {
-        Some("--reference-server") => {
-            let workers = args.get(1).and_then(|w| w.parse().ok()).unwrap_or(1);
-            reference_server(workers).expect("reference server");
-            return;
+// ---- servers of the bench --------------------------------------------------------------
+
+/// What every scenario shares: the options and the cores of each side.
+struct Ctx {
+    opts: Opts,
+    server_cpus: Vec<usize>,
+    load_threads: usize,
+}
+
+impl Ctx {
+    fn env(&self, base: String, server_pid: u32) -> Env {
+        Env {
+            opts: self.opts.clone(),
+            base,
+            server_cpus: self.server_cpus.clone(),
+            load_threads: self.load_threads,
+            server_pid,
         }
-        Some("--reference-sled") => {
-            let num = |k: usize| {
-                args.get(k)
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .expect("sled args")
-            };
-            reference_sled(Path::new(&args[1]), num(2) as usize, num(3), num(4));
-            return;
-        }
-        _ => {}
     }
-    let opts = parse_opts(&args);
-    let exe = std::env::current_exe().expect("current exe");
+    fn wants(&self, s: &str) -> bool {
+        self.opts.scenarios.iter().any(|x| x == s)
+    }
+}
 
-    // Server on the first K allowed cores, load on the rest (all of them if none is left).
-    let cpus = allowed_cpus();
-    let k = opts.server_cores.min(cpus.len());
-    let server_cpus = cpus[..k].to_vec();
-    let load_cpus = if cpus.len() > k {
-        cpus[k..].to_vec()
-    } else {
-        eprintln!(
-            "load: warning: {} cpu(s) only: load and server share them",
-            cpus.len()
-        );
-        cpus.clone()
-    };
-    pin_current_thread(&load_cpus);
-    eprintln!(
-        "load: server on cpus [{}], load on cpus [{}] ({}), {} tenants, {} connections, \
-         population {}, {} s per scenario",
-        cpu_list(&server_cpus),
-        cpu_list(&load_cpus),
-        if have_taskset() {
-            "taskset"
-        } else {
-            "sched_setaffinity"
-        },
-        opts.tenants,
-        opts.concurrency,
-        opts.population,
-        opts.duration.as_secs()
-    );
+/// A running scimd of the bench (killed when dropped).
+struct Scimd {
+    /// Held for its Drop (the process is killed with the struct).
+    _child: ChildGuard,
+    base: String,
+    pid: u32,
+}
 
-    let data = tempfile::tempdir().expect("tempdir");
-    let server_args: Vec<String> = [
+impl Scimd {
+    fn env(&self, ctx: &Ctx) -> Env {
+        ctx.env(self.base.clone(), self.pid)
+    }
+}
+
+/// Spawn scimd on the server cores with its store in `data`; its stdout is piped (read the
+/// listening line with `read_line_with`).
+fn spawn_scimd(ctx: &Ctx, data: &Path, listen: &str, extra: &[&str]) -> ChildGuard {
+    let k = ctx.opts.server_cores.to_string();
+    let args: Vec<String> = [
         "serve",
         "--listen",
-        "127.0.0.1:0",
+        listen,
         "--workers",
-        &opts.server_cores.to_string(),
+        &k,
         "--actor-threads",
-        &opts.server_cores.to_string(),
+        &k,
     ]
     .iter()
+    .chain(extra)
     .map(|s| s.to_string())
     .collect();
-    let mut server = ChildGuard(
+    ChildGuard(
         pinned_command(
-            &server_cpus,
+            &ctx.server_cpus,
             Path::new(env!("CARGO_BIN_EXE_scimd")),
-            &server_args,
+            &args,
         )
-        .env("SCIMD_DATA_DIR", data.path().join("db"))
+        .env("SCIMD_DATA_DIR", data)
         .env("SCIMD_ADMIN_TOKEN", ADMIN_TOKEN)
         .env("SCIMD_LOG", OsString::from("warn"))
         .stdout(Stdio::piped())
         .spawn()
         .expect("spawn scimd"),
-    );
-    let base = read_line_with(&mut server.0, "scimd: listening on ");
-    let env = Env {
-        server_pid: server.0.id(),
-        load_threads: load_cpus.len(),
-        opts,
+    )
+}
+
+/// A fresh scimd on a free port, once it printed its address.
+fn start_scimd(ctx: &Ctx, data: &Path, extra: &[&str]) -> Scimd {
+    let mut child = spawn_scimd(ctx, data, "127.0.0.1:0", extra);
+    let base = read_line_with(&mut child.0, "scimd: listening on ");
+    let pid = child.0.id();
+    Scimd {
+        _child: child,
         base,
-        server_cpus,
+        pid,
+    }
+}
+
+/// SIGTERM, then wait (up to `STOP_CAP`) for the exit: its code (None: killed or signalled)
+/// and how long it took, in ms.
+fn stop_scimd(child: &mut ChildGuard) -> (Option<i32>, f64) {
+    let t0 = Instant::now();
+    // SAFETY: kill(2) on the pid of our own child (taskset execs scimd, same pid).
+    unsafe {
+        libc::kill(child.0.id() as libc::pid_t, libc::SIGTERM);
+    }
+    loop {
+        match child.0.try_wait() {
+            Ok(Some(st)) => return (st.code(), t0.elapsed().as_secs_f64() * 1000.0),
+            Ok(None) if t0.elapsed() < STOP_CAP => std::thread::sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.0.kill();
+                let _ = child.0.wait();
+                return (None, t0.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// Status of a plain blocking `GET path` (None: no connection or no answer).
+fn http_status(addr: &str, path: &str) -> Option<u16> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    s.set_write_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 256];
+    while !head.contains(&b'\n') {
+        let n = s.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    std::str::from_utf8(&head)
+        .ok()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Bytes of the files under `dir`.
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |rd| {
+        rd.flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
+/// VmRSS and VmHWM (peak) of a process, in bytes.
+fn rss(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |k: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
     };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn kib(b: f64) -> String {
+    format!("{:.0} KiB", b / 1024.0)
+}
+
+/// "1k", "100k", or the number itself.
+fn size_label(n: u64) -> String {
+    if n >= 1000 && n % 1000 == 0 {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+/// One filter lookup of `name` that must find exactly it; its latency in ms.
+async fn lookup_once(c: &awc::Client, base: &str, token: &str, name: &str) -> Result<f64, String> {
+    let filter = url_encode(&format!("userName eq \"{name}\""));
+    let url = format!("{base}/scim/v2/Users?filter={filter}");
+    let t0 = Instant::now();
+    let got = call(c, Method::GET, &url, token, None).await;
+    let ms = t0.elapsed().as_secs_f64() * 1000.0;
+    match got
+        .and_then(|g| want(g, 200, "lookup"))
+        .and_then(|b| parse(&b, "lookup"))
+    {
+        Ok(v) if v["totalResults"] == 1 => Ok(ms),
+        Ok(v) => Err(format!("lookup {name}: totalResults {}", v["totalResults"])),
+        Err(Fail::Err(e)) => Err(e),
+        Err(Fail::Throttled(_)) => Err(format!("lookup {name}: 429")),
+    }
+}
+
+fn create_plan(tenants: Vec<Tenant>, prefix: &'static str, offset: u64) -> Arc<Plan> {
+    Arc::new(Plan::CreateUsers {
+        tenants,
+        prefix,
+        offset,
+        check_absent: false,
+        sink: None,
+    })
+}
+
+// ---- scenarios with servers of their own -----------------------------------------------
+
+/// Everything one run measured: rows of the table, set-up phases, single figures.
+#[derive(Default)]
+struct Outcome {
+    table: Vec<Stats>,
+    setup: Vec<Stats>,
+    /// Single figures by name ("memory.bytes_per_user"), in the order measured.
+    metrics: Vec<(String, f64)>,
+    /// Failures outside the load loops (an exit code, a single request).
+    errors: Vec<String>,
+}
+
+impl Outcome {
+    fn put(&mut self, key: &str, v: f64) {
+        self.metrics.push((key.to_owned(), v));
+    }
+    fn get(&self, key: &str) -> Option<f64> {
+        self.metrics.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
+    }
+}
+
+/// `memory`: RSS per user held in memory, and RSS after the org went idle.
+fn memory(ctx: &Ctx, out: &mut Outcome) {
+    let n = ctx.opts.population;
+    eprintln!(
+        "load: memory: fresh scimd (--org-idle-secs {MEMORY_IDLE_SECS}), then {n} users in one org"
+    );
+    let data = tempfile::tempdir().expect("tempdir");
+    let idle = MEMORY_IDLE_SECS.to_string();
+    let s = start_scimd(ctx, &data.path().join("db"), &["--org-idle-secs", &idle]);
+    let env = s.env(ctx);
+    let t = tenants(&env, "mem", 1, &[]).remove(0);
+    let (before, _) = rss(s.pid);
+    // In two halves: the second half's growth is the marginal cost of a user, without the
+    // fixed costs (connections, buffers) the first requests pay.
+    let half = n / 2;
+    let plan = |from| create_plan(vec![t.clone()], "pop", from);
+    out.setup
+        .push(env.setup("memory.users_first_half", half, &plan(0)));
+    let (mid, _) = rss(s.pid);
+    out.setup
+        .push(env.setup("memory.users_second_half", n - half, &plan(half)));
+    let (after, peak) = rss(s.pid);
+    let per_user = (after as f64 - before as f64) / n as f64;
+    let marginal = (after as f64 - mid as f64) / (n - half).max(1) as f64;
+    eprintln!(
+        "load: memory: rss {} with the org, {} with {n} users: {per_user:.0} bytes/user",
+        kib(before as f64),
+        kib(after as f64)
+    );
+    let t0 = Instant::now();
+    while t0.elapsed() < MEMORY_IDLE_WAIT {
+        std::thread::sleep(Duration::from_secs(1));
+        eprintln!(
+            "load: memory: idle {:.0} s, rss {}",
+            t0.elapsed().as_secs_f64(),
+            kib(rss(s.pid).0 as f64)
+        );
+    }
+    let (idle_rss, _) = rss(s.pid);
+    // The first lookup after the wait loads the org from the store again (if it was
+    // unloaded); the second is served from memory.
+    let name = user_name("pop", n / 2, 1);
+    let (first, warm) = block_on(async {
+        let c = client(SINGLE_SHOT_TIMEOUT);
+        let first = lookup_once(&c, &env.base, &t.token, &name).await;
+        let warm = lookup_once(&c, &env.base, &t.token, &name).await;
+        (first, warm)
+    });
+    out.put("memory.users", n as f64);
+    out.put("memory.rss_org_bytes", before as f64);
+    out.put("memory.rss_users_bytes", after as f64);
+    out.put("memory.bytes_per_user", per_user);
+    out.put("memory.rss_half_bytes", mid as f64);
+    out.put("memory.bytes_per_user_second_half", marginal);
+    out.put("memory.rss_peak_bytes", peak as f64);
+    out.put("memory.idle_wait_secs", MEMORY_IDLE_WAIT.as_secs_f64());
+    out.put("memory.rss_after_idle_bytes", idle_rss as f64);
+    for (k, r) in [
+        ("memory.first_lookup_after_idle_ms", first),
+        ("memory.next_lookup_ms", warm),
+    ] {
+        match r {
+            Ok(ms) => out.put(k, ms),
+            Err(e) => out.errors.push(format!("memory: {e}")),
+        }
+    }
+}
+
+/// `restart`: build a big org, SIGTERM, start again on the same store; time to /readyz
+/// and to the first SCIM answer of that org.
+fn restart(ctx: &Ctx, out: &mut Outcome) {
+    let n = ctx.opts.big_population;
+    let data = tempfile::tempdir().expect("tempdir");
+    let db = data.path().join("db");
+    let listen = format!("127.0.0.1:{}", free_port());
+    eprintln!("load: restart: building {n} users in one org (cap {BUILD_CAP:?})");
+    let mut child = spawn_scimd(ctx, &db, &listen, &[]);
+    let base = read_line_with(&mut child.0, "scimd: listening on ");
+    let env = ctx.env(base.clone(), child.0.id());
+    let t = tenants(&env, "restart", 1, &[]).remove(0);
+    let plan = create_plan(vec![t.clone()], "pop", 0);
+    let build = drive(
+        &Run {
+            duration: BUILD_CAP,
+            ..env.run("restart.build", n)
+        },
+        &plan,
+    );
+    eprintln!(
+        "load: restart: built {} of {n} in {:.1} s ({:.0}/s)",
+        build.ops,
+        build.secs,
+        build.rate()
+    );
+    let name = user_name("pop", 0, 1);
+    let before = block_on(async {
+        let c = client(SINGLE_SHOT_TIMEOUT);
+        lookup_once(&c, &base, &t.token, &name).await
+    });
+    let (code, stop_ms) = stop_scimd(&mut child);
+    if code != Some(0) {
+        out.errors
+            .push(format!("restart: SIGTERM exit status {code:?} (want 0)"));
+    }
+    let store = dir_bytes(&db);
+    eprintln!(
+        "load: restart: stopped (exit {code:?}) in {stop_ms:.0} ms; store {:.1} MB; starting again",
+        store as f64 / 1e6
+    );
+    drop(child);
+    let t0 = Instant::now();
+    let mut child = spawn_scimd(ctx, &db, &listen, &[]);
+    let ready = loop {
+        if http_status(&listen, "/readyz") == Some(200) {
+            break Some(t0.elapsed());
+        }
+        if t0.elapsed() > READY_CAP || matches!(child.0.try_wait(), Ok(Some(_))) {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let Some(ready) = ready else {
+        out.errors
+            .push("restart: the restarted server never answered /readyz 200".into());
+        return;
+    };
+    let (first, warm) = block_on(async {
+        let c = client(SINGLE_SHOT_TIMEOUT);
+        let first = lookup_once(&c, &base, &t.token, &name).await;
+        let since_spawn = t0.elapsed().as_secs_f64() * 1000.0;
+        let warm = lookup_once(&c, &base, &t.token, &name).await;
+        (first.map(|ms| (ms, since_spawn)), warm)
+    });
+    let _ = read_line_with(&mut child.0, "scimd: listening on ");
+    let (code2, _) = stop_scimd(&mut child);
+    if code2 != Some(0) {
+        out.errors
+            .push(format!("restart: second SIGTERM exit status {code2:?}"));
+    }
+    out.put("restart.target_users", n as f64);
+    out.put("restart.built_users", build.ops as f64);
+    out.put("restart.build_secs", build.secs);
+    out.put("restart.build_ops_per_s", build.rate());
+    out.put("restart.store_bytes", store as f64);
+    out.put("restart.stop_ms", stop_ms);
+    out.put("restart.stop_exit_code", code.map_or(-1.0, f64::from));
+    out.put("restart.ready_ms", ready.as_secs_f64() * 1000.0);
+    match before {
+        Ok(ms) => out.put("restart.lookup_before_stop_ms", ms),
+        Err(e) => out.errors.push(format!("restart: before stop: {e}")),
+    }
+    match first {
+        Ok((ms, since)) => {
+            out.put("restart.first_scim_ms", since);
+            out.put("restart.first_scim_request_ms", ms);
+        }
+        Err(e) => out.errors.push(format!("restart: first SCIM request: {e}")),
+    }
+    match warm {
+        Ok(ms) => out.put("restart.next_scim_request_ms", ms),
+        Err(e) => out
+            .errors
+            .push(format!("restart: second SCIM request: {e}")),
+    }
+    out.setup.push(build);
+}
+
+/// `population_scaling`: lookup and create throughput of one org at the small size, then
+/// again after it grew to the big one. Every user of the org is `pop{j}`, j contiguous, so
+/// the lookups (first, while the org holds exactly that many) draw from all of them; the
+/// create window that follows grows the org further, and both ends are reported.
+fn population_scaling(ctx: &Ctx, out: &mut Outcome) {
+    let o = &ctx.opts;
+    let data = tempfile::tempdir().expect("tempdir");
+    let s = start_scimd(ctx, &data.path().join("db"), &[]);
+    let env = s.env(ctx);
+    let t = vec![tenants(&env, "scale", 1, &[]).remove(0)];
+    out.setup.push(env.setup(
+        "population_scaling.grow",
+        o.small_population,
+        &create_plan(t.clone(), "pop", 0),
+    ));
+    let mut org_users = o.small_population;
+    // (lookup ops/s, create ops/s, org users at the window's start, at its end)
+    let mut window = |org_users: &mut u64| {
+        let start = *org_users;
+        let label = size_label(start);
+        eprintln!("load: population_scaling: org holds {start} users");
+        let plan = Arc::new(Plan::Lookup {
+            tenants: t.clone(),
+            population: start,
+        });
+        let lookup = drive(&env.run(&format!("scale.lookup@{label}"), u64::MAX), &plan);
+        let create = drive(
+            &env.run(&format!("scale.create@{label}"), u64::MAX),
+            &create_plan(t.clone(), "pop", start),
+        );
+        *org_users += create.ops;
+        let r = (
+            lookup.rate(),
+            create.rate(),
+            start as f64,
+            *org_users as f64,
+        );
+        out.table.extend([lookup, create]);
+        r
+    };
+    let small = window(&mut org_users);
+    let more = o.big_population.saturating_sub(org_users);
+    eprintln!(
+        "load: population_scaling: growing the org by {more} to {} users (cap {BUILD_CAP:?})",
+        org_users + more
+    );
+    let grow = drive(
+        &Run {
+            duration: BUILD_CAP,
+            ..env.run("population_scaling.grow", more)
+        },
+        &create_plan(t.clone(), "pop", org_users),
+    );
+    org_users += grow.ops;
+    out.setup.push(grow);
+    let big = window(&mut org_users);
+    for (k, v) in [
+        ("population_scaling.small_org_users", small.2),
+        ("population_scaling.small_org_users_after_creates", small.3),
+        ("population_scaling.big_org_users", big.2),
+        ("population_scaling.big_org_users_after_creates", big.3),
+        ("population_scaling.lookup_small_ops_per_s", small.0),
+        ("population_scaling.lookup_big_ops_per_s", big.0),
+        ("population_scaling.lookup_ratio", big.0 / small.0.max(1e-9)),
+        ("population_scaling.create_small_ops_per_s", small.1),
+        ("population_scaling.create_big_ops_per_s", big.1),
+        ("population_scaling.create_ratio", big.1 / small.1.max(1e-9)),
+    ] {
+        out.put(k, v);
+    }
+}
+
+/// `tenants_scaling`: aggregate create throughput into one org, then spread over many.
+fn tenants_scaling(ctx: &Ctx, out: &mut Outcome) {
+    let n = ctx.opts.many_orgs;
+    let data = tempfile::tempdir().expect("tempdir");
+    let s = start_scimd(ctx, &data.path().join("db"), &[]);
+    let env = s.env(ctx);
+    let one = tenants(&env, "solo", 1, &[]);
+    let t0 = Instant::now();
+    let many = tenants(&env, "many", n, &[]);
+    eprintln!(
+        "load: tenants_scaling: {n} orgs created in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    let a = drive(
+        &env.run("tenants.create@1org", u64::MAX),
+        &create_plan(one, "ts1", 0),
+    );
+    let b = drive(
+        &env.run(&format!("tenants.create@{n}orgs"), u64::MAX),
+        &create_plan(many, "tsn", 0),
+    );
+    out.put("tenants_scaling.orgs", n as f64);
+    out.put("tenants_scaling.one_org_ops_per_s", a.rate());
+    out.put("tenants_scaling.many_orgs_ops_per_s", b.rate());
+    out.put("tenants_scaling.ratio", b.rate() / a.rate().max(1e-9));
+    out.table.extend([a, b]);
+}
+
+/// `fairness`: a light org's paced lookups, idle and while a heavy org floods creates.
+fn fairness(ctx: &Ctx, out: &mut Outcome) {
+    let o = &ctx.opts;
+    let data = tempfile::tempdir().expect("tempdir");
+    let s = start_scimd(ctx, &data.path().join("db"), &[]);
+    let env = s.env(ctx);
+    let light = vec![tenants(&env, "light", 1, &[]).remove(0)];
+    let heavy = vec![tenants(&env, "heavy", 1, &[]).remove(0)];
+    out.setup.push(env.setup(
+        "fairness.light_users",
+        o.small_population,
+        &create_plan(light.clone(), "pop", 0),
+    ));
+    let lookups = Arc::new(Plan::Lookup {
+        tenants: light,
+        population: o.small_population,
+    });
+    let light_run = |name| Run {
+        concurrency: 1,
+        threads: 1,
+        pace: Some(Duration::from_secs(1) / LIGHT_RATE as u32),
+        ..env.run(name, u64::MAX)
+    };
+    eprintln!("load: fairness: light org alone ({LIGHT_RATE} lookups/s, 1 connection)");
+    let idle = drive(&light_run("fairness.light_idle"), &lookups);
+    let flood = create_plan(heavy, "flood", 0);
+    let heavy_conns = o.concurrency.saturating_sub(1).max(1);
+    eprintln!(
+        "load: fairness: again while the heavy org floods creates on {heavy_conns} connections"
+    );
+    let lead = Duration::from_millis(500);
+    let (loaded, flooded) = std::thread::scope(|sc| {
+        let h = sc.spawn(|| {
+            drive(
+                &Run {
+                    concurrency: heavy_conns,
+                    duration: o.duration + 2 * lead,
+                    ..env.run("fairness.heavy_create", u64::MAX)
+                },
+                &flood,
+            )
+        });
+        std::thread::sleep(lead);
+        let l = drive(&light_run("fairness.light_loaded"), &lookups);
+        (l, h.join().expect("heavy load"))
+    });
+    out.put("fairness.light_rate_per_s", LIGHT_RATE as f64);
+    out.put("fairness.idle_p99_ms", idle.p99_ms);
+    out.put("fairness.loaded_p99_ms", loaded.p99_ms);
+    out.put("fairness.p99_ratio", loaded.p99_ms / idle.p99_ms.max(1e-9));
+    out.put("fairness.idle_p50_ms", idle.p50_ms);
+    out.put("fairness.loaded_p50_ms", loaded.p50_ms);
+    out.put("fairness.heavy_ops_per_s", flooded.rate());
+    out.put("fairness.heavy_429", flooded.throttled as f64);
+    out.table.extend([idle, loaded, flooded]);
+}
+
+/// A scenario that starts its own servers.
+type Scenario = fn(&Ctx, &mut Outcome);
+
+/// The six scenarios of the shared server (the default set).
+fn shared_server(ctx: &Ctx, out: &mut Outcome) {
+    let data = tempfile::tempdir().expect("tempdir");
+    let server = start_scimd(ctx, &data.path().join("db"), &[]);
+    let env = server.env(ctx);
     let o = env.opts.clone();
     eprintln!(
         "load: scimd at {} (user body {} bytes)",
         env.base,
         user_body(&user_name("pop", 12345, 1), 12345).len()
     );
-
-    let mut table: Vec<Stats> = Vec::new();
-    let mut setup: Vec<Stats> = Vec::new();
+    let table = &mut out.table;
+    let setup = &mut out.setup;
     let mut big = None;
     let load_tenants = tenants(&env, "load", o.tenants, &team_mappings("team-", "viewer"));
 
@@ -1505,6 +2091,7 @@ fn main() {
         let plan = Arc::new(Plan::CreateUsers {
             tenants: load_tenants.clone(),
             prefix: "new",
+            offset: 0,
             check_absent: false,
             sink: None,
         });
@@ -1517,6 +2104,7 @@ fn main() {
         let plan = Arc::new(Plan::CreateUsers {
             tenants: load_tenants.clone(),
             prefix: "pop",
+            offset: 0,
             check_absent: false,
             sink: Some(Sink::default()),
         });
@@ -1562,56 +2150,442 @@ fn main() {
         }
     }
     if env.wants("member_add_10k") {
-        big = Some(big_group(&env, &mut table));
+        big = Some(big_group(&env, table));
     }
     if env.wants("okta_sync") {
-        okta_sync(&env, &mut table);
+        okta_sync(&env, table);
     }
-    // The server is done: stop it before the references so nothing else uses the cores.
+    // The server is done: stop it before anything else uses the cores.
     drop(server);
+    if let Some(b) = big {
+        out.put("big_group.members", b.members as f64);
+        out.put("big_group.reply_bytes", b.reply_bytes as f64);
+        out.put("big_group.build_ms", b.build_ms);
+        out.put("big_group.remap_ms", b.remap_ms);
+        out.put("big_group.empty_ms", b.empty_ms);
+    }
+}
 
-    let bare = reference_http(&env, &exe);
-    let sled = reference_sled_run(&env, &exe);
-    let refs = [bare.clone(), sled.clone()];
+// ---- runs, medians, report -------------------------------------------------------------
 
-    let cores = (env.server_cpus.len(), env.load_threads);
-    print_table(&table, cores.0, cores.1);
-    print_table(&refs, cores.0, cores.1);
-    println!();
-    let find = |n: &str| table.iter().find(|s| s.name == n).map(Stats::rate);
-    let mut ratios = serde_json::Map::new();
-    if let Some(c) = find("create") {
-        let r = c / sled.rate().max(1e-9);
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+/// Rows of the same name across runs, in the order they first appear.
+fn by_name<'a>(lists: impl Iterator<Item = &'a [Stats]>) -> Vec<Vec<&'a Stats>> {
+    let mut groups: Vec<Vec<&Stats>> = Vec::new();
+    for s in lists.flatten() {
+        match groups.iter_mut().find(|g| g[0].name == s.name) {
+            Some(g) => g.push(s),
+            None => groups.push(vec![s]),
+        }
+    }
+    groups
+}
+
+/// One row from the runs of a scenario: median ops/s, p50, p99 (and ops, secs, CPU);
+/// errors and 429s summed.
+fn median_stats(rows: &[&Stats]) -> Stats {
+    if let [one] = rows {
+        return (*one).clone();
+    }
+    let med = |f: fn(&Stats) -> f64| median(rows.iter().map(|s| f(s)).collect());
+    let med_opt = |f: fn(&Stats) -> Option<f64>| {
+        let v: Vec<f64> = rows.iter().filter_map(|s| f(s)).collect();
+        (!v.is_empty()).then(|| median(v))
+    };
+    Stats {
+        name: rows[0].name.clone(),
+        ops: med(|s| s.ops as f64).round() as u64,
+        secs: med(|s| s.secs),
+        errors: rows.iter().map(|s| s.errors).sum(),
+        throttled: rows.iter().map(|s| s.throttled).sum(),
+        p50_ms: med(|s| s.p50_ms),
+        p99_ms: med(|s| s.p99_ms),
+        server_cpu: med_opt(|s| s.server_cpu),
+        load_cpu: med_opt(|s| s.load_cpu),
+        error_samples: rows
+            .iter()
+            .flat_map(|s| s.error_samples.clone())
+            .take(5)
+            .collect(),
+        median_rate: Some(med(Stats::rate)),
+    }
+}
+
+/// The medians of the runs (the one run itself when there is one).
+fn aggregate(runs: &[Outcome]) -> Outcome {
+    let rows = |f: fn(&Outcome) -> &[Stats]| {
+        by_name(runs.iter().map(f))
+            .iter()
+            .map(|g| median_stats(g))
+            .collect()
+    };
+    let mut metrics: Vec<(String, Vec<f64>)> = Vec::new();
+    for (k, v) in runs.iter().flat_map(|r| &r.metrics) {
+        match metrics.iter_mut().find(|(m, _)| m == k) {
+            Some((_, vs)) => vs.push(*v),
+            None => metrics.push((k.clone(), vec![*v])),
+        }
+    }
+    let mut out = Outcome {
+        table: rows(|r| &r.table),
+        setup: rows(|r| &r.setup),
+        metrics: metrics.into_iter().map(|(k, v)| (k, median(v))).collect(),
+        errors: runs.iter().flat_map(|r| r.errors.clone()).collect(),
+    };
+    // A ratio is of the medians (so the printed line adds up), not the median of the ratios.
+    for (ratio, num, den) in RATIOS {
+        if let (Some(n), Some(d)) = (out.get(num), out.get(den)) {
+            for (k, v) in out.metrics.iter_mut() {
+                if k == ratio {
+                    *v = n / d.max(1e-9);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Ratios among the single figures: (ratio, numerator, denominator).
+const RATIOS: &[(&str, &str, &str)] = &[
+    (
+        "population_scaling.lookup_ratio",
+        "population_scaling.lookup_big_ops_per_s",
+        "population_scaling.lookup_small_ops_per_s",
+    ),
+    (
+        "population_scaling.create_ratio",
+        "population_scaling.create_big_ops_per_s",
+        "population_scaling.create_small_ops_per_s",
+    ),
+    (
+        "tenants_scaling.ratio",
+        "tenants_scaling.many_orgs_ops_per_s",
+        "tenants_scaling.one_org_ops_per_s",
+    ),
+    (
+        "fairness.p99_ratio",
+        "fairness.loaded_p99_ms",
+        "fairness.idle_p99_ms",
+    ),
+];
+
+/// A target of the performance issue, judged on the (median) figure.
+struct Target {
+    what: &'static str,
+    key: &'static str,
+    /// true: the figure must be at most `limit`; false: at least.
+    at_most: bool,
+    limit: f64,
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        what: "memory: bytes per user held in memory",
+        key: "memory.bytes_per_user",
+        at_most: true,
+        limit: 2048.0,
+    },
+    Target {
+        what: "restart: ms from spawn to /readyz 200",
+        key: "restart.ready_ms",
+        at_most: true,
+        limit: 2000.0,
+    },
+    Target {
+        what: "restart: ms from spawn to the big org's first SCIM answer",
+        key: "restart.first_scim_ms",
+        at_most: true,
+        limit: 2000.0,
+    },
+    Target {
+        what: "population_scaling: create ops/s, big / small org",
+        key: "population_scaling.create_ratio",
+        at_most: false,
+        limit: 0.8,
+    },
+    Target {
+        what: "population_scaling: lookup ops/s, big / small org",
+        key: "population_scaling.lookup_ratio",
+        at_most: false,
+        limit: 0.8,
+    },
+    Target {
+        what: "tenants_scaling: aggregate create ops/s, many orgs / one org",
+        key: "tenants_scaling.ratio",
+        at_most: false,
+        limit: 0.8,
+    },
+    Target {
+        what: "fairness: light org p99, loaded / idle",
+        key: "fairness.p99_ratio",
+        at_most: true,
+        limit: 2.0,
+    },
+];
+
+/// The single figures of the own-server scenarios, as lines.
+fn print_findings(m: &Outcome, o: &Opts) {
+    let g = |k: &str| m.get(k).unwrap_or(f64::NAN);
+    let has = |k: &str| m.get(k).is_some();
+    if has("memory.bytes_per_user") {
         println!(
-            "create / sled group commit:  {r:.3}  ({c:.0} vs {:.0} durable inserts/s)",
-            sled.rate()
+            "memory: {:.0} users in one org: RSS {} after the org, {} after the users: \
+             {:.0} bytes/user ({:.0} for the second half alone; peak {}); {} after {:.0} s idle (--org-idle-secs {MEMORY_IDLE_SECS}); \
+             first lookup after the wait {:.2} ms, next {:.2} ms",
+            g("memory.users"),
+            kib(g("memory.rss_org_bytes")),
+            kib(g("memory.rss_users_bytes")),
+            g("memory.bytes_per_user"),
+            g("memory.bytes_per_user_second_half"),
+            kib(g("memory.rss_peak_bytes")),
+            kib(g("memory.rss_after_idle_bytes")),
+            g("memory.idle_wait_secs"),
+            g("memory.first_lookup_after_idle_ms"),
+            g("memory.next_lookup_ms"),
         );
+    }
+    if has("restart.built_users") {
+        println!(
+            "restart: built {:.0} of {:.0} users in one org in {:.1} s ({:.0}/s, cap {} s), \
+             store {:.1} MB; SIGTERM exit code {:.0} after {:.0} ms; restarted: /readyz 200 \
+             {:.1} ms after spawn, first SCIM answer (the org's load) {:.1} ms after spawn \
+             (request {:.1} ms, next {:.2} ms; {:.2} ms before the stop)",
+            g("restart.built_users"),
+            g("restart.target_users"),
+            g("restart.build_secs"),
+            g("restart.build_ops_per_s"),
+            BUILD_CAP.as_secs(),
+            g("restart.store_bytes") / 1e6,
+            g("restart.stop_exit_code"),
+            g("restart.stop_ms"),
+            g("restart.ready_ms"),
+            g("restart.first_scim_ms"),
+            g("restart.first_scim_request_ms"),
+            g("restart.next_scim_request_ms"),
+            g("restart.lookup_before_stop_ms"),
+        );
+    }
+    if has("population_scaling.create_ratio") {
+        println!(
+            "population_scaling: one org at {:.0} vs {:.0} users: lookup {:.0} vs {:.0}/s = \
+             {:.3}; create {:.0} vs {:.0}/s = {:.3} (the create windows grew the org to {:.0} \
+             and {:.0})",
+            g("population_scaling.small_org_users"),
+            g("population_scaling.big_org_users"),
+            g("population_scaling.lookup_small_ops_per_s"),
+            g("population_scaling.lookup_big_ops_per_s"),
+            g("population_scaling.lookup_ratio"),
+            g("population_scaling.create_small_ops_per_s"),
+            g("population_scaling.create_big_ops_per_s"),
+            g("population_scaling.create_ratio"),
+            g("population_scaling.small_org_users_after_creates"),
+            g("population_scaling.big_org_users_after_creates"),
+        );
+    }
+    if has("tenants_scaling.ratio") {
+        println!(
+            "tenants_scaling: {} connections, create into 1 org {:.0}/s vs spread over {:.0} \
+             orgs {:.0}/s = {:.3}",
+            o.concurrency,
+            g("tenants_scaling.one_org_ops_per_s"),
+            g("tenants_scaling.orgs"),
+            g("tenants_scaling.many_orgs_ops_per_s"),
+            g("tenants_scaling.ratio"),
+        );
+    }
+    if has("fairness.p99_ratio") {
+        println!(
+            "fairness: light org lookups at {:.0}/s on 1 connection: p99 {:.2} ms idle, {:.2} ms \
+             while the heavy org creates {:.0}/s on {} connections = {:.2}x (p50 {:.2} vs {:.2} \
+             ms); heavy org got {:.0} 429s",
+            g("fairness.light_rate_per_s"),
+            g("fairness.idle_p99_ms"),
+            g("fairness.loaded_p99_ms"),
+            g("fairness.heavy_ops_per_s"),
+            o.concurrency.saturating_sub(1).max(1),
+            g("fairness.p99_ratio"),
+            g("fairness.idle_p50_ms"),
+            g("fairness.loaded_p50_ms"),
+            g("fairness.heavy_429"),
+        );
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Hidden modes: this binary re-executed as a reference, pinned by the parent.
+    match args.first().map(String::as_str) {
+        Some("--reference-server") => {
+            let workers = args.get(1).and_then(|w| w.parse().ok()).unwrap_or(1);
+            reference_server(workers).expect("reference server");
+            return;
+        }
+        Some("--reference-sled") => {
+            let num = |k: usize| {
+                args.get(k)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .expect("sled args")
+            };
+            reference_sled(Path::new(&args[1]), num(2) as usize, num(3), num(4));
+            return;
+        }
+        _ => {}
+    }
+    let opts = parse_opts(&args);
+    let exe = std::env::current_exe().expect("current exe");
+
+    // Server on the first K allowed cores, load on the rest (all of them if none is left).
+    let cpus = allowed_cpus();
+    let k = opts.server_cores.min(cpus.len());
+    let server_cpus = cpus[..k].to_vec();
+    let load_cpus = if cpus.len() > k {
+        cpus[k..].to_vec()
+    } else {
+        eprintln!(
+            "load: warning: {} cpu(s) only: load and server share them",
+            cpus.len()
+        );
+        cpus.clone()
+    };
+    pin_current_thread(&load_cpus);
+    eprintln!(
+        "load: server on cpus [{}], load on cpus [{}] ({}), {} tenants, {} connections, \
+         population {}, {} s per scenario, {} run(s) of: {}",
+        cpu_list(&server_cpus),
+        cpu_list(&load_cpus),
+        if have_taskset() {
+            "taskset"
+        } else {
+            "sched_setaffinity"
+        },
+        opts.tenants,
+        opts.concurrency,
+        opts.population,
+        opts.duration.as_secs(),
+        opts.runs,
+        opts.scenarios.join(",")
+    );
+    let ctx = Ctx {
+        opts,
+        server_cpus,
+        load_threads: load_cpus.len(),
+    };
+    let o = ctx.opts.clone();
+
+    let mut runs = Vec::new();
+    for r in 0..o.runs {
+        if o.runs > 1 {
+            eprintln!("load: ---- run {} of {} ----", r + 1, o.runs);
+        }
+        let mut out = Outcome::default();
+        if DEFAULT_SCENARIOS.iter().any(|s| ctx.wants(s)) {
+            shared_server(&ctx, &mut out);
+        }
+        let own: [(&str, Scenario); 5] = [
+            ("memory", memory),
+            ("restart", restart),
+            ("population_scaling", population_scaling),
+            ("tenants_scaling", tenants_scaling),
+            ("fairness", fairness),
+        ];
+        for (name, f) in own {
+            if ctx.wants(name) {
+                f(&ctx, &mut out);
+            }
+        }
+        runs.push(out);
+    }
+    let med = aggregate(&runs);
+
+    // The references once, with no server running (context for the shared-server rows).
+    let refs = if DEFAULT_SCENARIOS.iter().any(|s| ctx.wants(s)) {
+        let env = ctx.env(String::new(), 0);
+        vec![reference_http(&env, &exe), reference_sled_run(&env, &exe)]
+    } else {
+        vec![]
+    };
+
+    let cores = (ctx.server_cpus.len(), ctx.load_threads);
+    if o.runs > 1 {
+        println!();
+        println!(
+            "medians of {} runs (ops/s, p50, p99, ops, secs, cpu and every single figure; \
+             ratios are of the medians); errors and 429 summed",
+            o.runs
+        );
+    }
+    print_table(&med.table, cores.0, cores.1);
+    if !refs.is_empty() {
+        print_table(&refs, cores.0, cores.1);
+    }
+    println!();
+    let find = |n: &str| med.table.iter().find(|s| s.name == n).map(Stats::rate);
+    let ref_rate = |n: &str| refs.iter().find(|s| s.name == n).map(Stats::rate);
+    let mut ratios = serde_json::Map::new();
+    if let (Some(c), Some(sled)) = (find("create"), ref_rate("ref_sled_commit")) {
+        let r = c / sled.max(1e-9);
+        println!("create / sled group commit:  {r:.3}  ({c:.0} vs {sled:.0} durable inserts/s)");
         ratios.insert("create_over_sled".into(), json!(round3(r)));
     }
-    if let Some(l) = find("lookup") {
-        let r = l / bare.rate().max(1e-9);
-        println!(
-            "lookup / bare actix handler: {r:.3}  ({l:.0} vs {:.0} GETs/s)",
-            bare.rate()
-        );
+    if let (Some(l), Some(bare)) = (find("lookup"), ref_rate("ref_bare_http")) {
+        let r = l / bare.max(1e-9);
+        println!("lookup / bare actix handler: {r:.3}  ({l:.0} vs {bare:.0} GETs/s)");
         ratios.insert("lookup_over_bare_http".into(), json!(round3(r)));
     }
-    if let Some(b) = &big {
+    if let Some(members) = med.get("big_group.members") {
+        let g = |k: &str| med.get(k).unwrap_or(f64::NAN);
         println!(
-            "big group ({} members, {} KB as returned by each PATCH): built in {:.0} ms \
+            "big group ({members:.0} members, {:.0} KB as returned by each PATCH): built in {:.0} ms \
              ({BIG_BATCH} per PATCH); remap to a role {:.0} ms; replace members with [] {:.0} ms \
              (single requests)",
-            b.members,
-            b.reply_bytes / 1024,
-            b.build_ms,
-            b.remap_ms,
-            b.empty_ms
+            g("big_group.reply_bytes") / 1024.0,
+            g("big_group.build_ms"),
+            g("big_group.remap_ms"),
+            g("big_group.empty_ms")
         );
     }
-    for s in setup.iter().chain(&table).chain(&refs) {
+    print_findings(&med, &o);
+    let mut targets = Vec::new();
+    let judged: Vec<_> = TARGETS
+        .iter()
+        .filter_map(|t| med.get(t.key).map(|v| (t, v)))
+        .collect();
+    if !judged.is_empty() {
+        println!();
+    }
+    for (t, v) in judged {
+        let met = if t.at_most {
+            v <= t.limit
+        } else {
+            v >= t.limit
+        };
+        let op = if t.at_most { "<=" } else { ">=" };
+        println!(
+            "target {:<60} {v:>10.3}  (want {op} {})  {}",
+            t.what,
+            t.limit,
+            if met { "MET" } else { "NOT MET" }
+        );
+        targets.push(
+            json!({"target": t.what, "metric": t.key, "value": round3(v),
+                            "limit": t.limit, "at_most": t.at_most, "met": met}),
+        );
+    }
+    for s in med.setup.iter().chain(&med.table).chain(&refs) {
         for e in &s.error_samples {
             println!("error sample [{}]: {e}", s.name);
         }
+    }
+    for e in &med.errors {
+        println!("error: {e}");
     }
 
     let with_bound = |s: &Stats| {
@@ -1619,28 +2593,53 @@ fn main() {
         v["bound"] = json!(bound(s, cores.0, cores.1));
         v
     };
-    let report = json!({
+    let metrics_json = |m: &[(String, f64)]| {
+        m.iter()
+            .map(|(k, v)| (k.clone(), json!(round3(*v))))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    let g = |k: &str| med.get(k).map(round3);
+    let mut report = json!({
         "config": {
             "tenants": o.tenants, "concurrency": o.concurrency, "population": o.population,
             "duration_secs": o.duration.as_secs(), "server_cores": o.server_cores,
-            "server_cpus": env.server_cpus, "load_threads": env.load_threads,
-            "quick": o.quick, "scenarios": o.scenarios,
+            "server_cpus": ctx.server_cpus, "load_threads": ctx.load_threads,
+            "quick": o.quick, "full": o.full, "runs": o.runs, "scenarios": o.scenarios,
+            "big_population": o.big_population, "small_population": o.small_population,
+            "many_orgs": o.many_orgs,
         },
-        "scenarios": table.iter().map(with_bound).collect::<Vec<_>>(),
-        "setup": setup.iter().map(with_bound).collect::<Vec<_>>(),
+        "scenarios": med.table.iter().map(with_bound).collect::<Vec<_>>(),
+        "setup": med.setup.iter().map(with_bound).collect::<Vec<_>>(),
         "references": refs.iter().map(with_bound).collect::<Vec<_>>(),
         "ratios": ratios,
-        "big_group": big.as_ref().map(|b| json!({
-            "members": b.members, "reply_bytes": b.reply_bytes, "build_ms": round3(b.build_ms), "batch": BIG_BATCH,
-            "remap_ms": round3(b.remap_ms), "empty_ms": round3(b.empty_ms),
+        "big_group": g("big_group.members").map(|m| json!({
+            "members": m, "reply_bytes": g("big_group.reply_bytes"),
+            "build_ms": g("big_group.build_ms"), "batch": BIG_BATCH,
+            "remap_ms": g("big_group.remap_ms"), "empty_ms": g("big_group.empty_ms"),
         })),
+        "metrics": metrics_json(&med.metrics),
+        "targets": targets,
+        "errors": med.errors,
     });
+    if o.runs > 1 {
+        report["runs"] = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "scenarios": r.table.iter().map(with_bound).collect::<Vec<_>>(),
+                    "setup": r.setup.iter().map(with_bound).collect::<Vec<_>>(),
+                    "metrics": metrics_json(&r.metrics),
+                })
+            })
+            .collect();
+    }
     if let Some(dir) = o.out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).expect("report directory");
     }
     std::fs::write(&o.out, serde_json::to_string_pretty(&report).unwrap()).expect("write report");
     println!("report: {}", o.out.display());
-    let errors: u64 = table.iter().chain(&refs).map(|s| s.errors).sum();
+    let errors: u64 =
+        med.table.iter().chain(&refs).map(|s| s.errors).sum::<u64>() + med.errors.len() as u64;
     if errors > 0 {
         eprintln!("load: {errors} errors");
         std::process::exit(1);
