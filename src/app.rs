@@ -76,9 +76,9 @@ fn admin_token(
 /// Open the store, start the actors and bind the HTTP server (not yet awaited).
 pub async fn start(config: Config) -> std::io::Result<Running> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let dir = config.data_dir.clone();
+    let (dir, cache) = (config.data_dir.clone(), config.store_cache_bytes);
     let store: Arc<dyn Store> = Arc::new(
-        tokio::task::spawn_blocking(move || SledStore::open(&dir))
+        tokio::task::spawn_blocking(move || SledStore::open(&dir, cache))
             .await
             .map_err(std::io::Error::other)?
             .map_err(std::io::Error::other)?,

@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Seconds an organization may stay idle before its actor is unloaded.
     #[arg(long, env = "SCIMD_ORG_IDLE_SECS", default_value_t = 600)]
     pub org_idle_secs: u64,
+    /// Memory the store may use to cache pages, in MiB. Organizations are served from
+    /// memory; the cache only speeds up loading them and reading the event log.
+    #[arg(long, env = "SCIMD_STORE_CACHE_MB", default_value_t = 64)]
+    pub store_cache_mb: u64,
     /// Seconds SIGTERM waits for in-flight requests before stopping.
     #[arg(long, env = "SCIMD_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
@@ -85,6 +89,7 @@ pub struct Config {
     pub org_max_pending: usize,
     pub org_idle: Duration,
     pub shutdown_timeout: Duration,
+    pub store_cache_bytes: u64,
     pub log: String,
 }
 
@@ -128,6 +133,7 @@ impl Config {
             org_max_pending: a.org_max_pending,
             org_idle: Duration::from_secs(a.org_idle_secs.max(1)),
             shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
+            store_cache_bytes: a.store_cache_mb.max(1) << 20,
             log: a.log,
         })
     }
@@ -148,6 +154,7 @@ impl Config {
             org_max_pending: 1024,
             org_idle: Duration::from_secs(600),
             shutdown_timeout: Duration::from_secs(5),
+            store_cache_bytes: 16 << 20,
             log: "warn".into(),
         }
     }

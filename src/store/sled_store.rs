@@ -52,12 +52,14 @@ fn dec<T: DeserializeOwned>(b: &[u8]) -> StoreResult<T> {
 }
 
 impl SledStore {
-    pub fn open(dir: &Path) -> StoreResult<SledStore> {
+    pub fn open(dir: &Path, cache_bytes: u64) -> StoreResult<SledStore> {
         let db = sled::Config::new()
             .path(dir)
             // We flush explicitly after each group commit; sled's own timer flush would
             // only add fsyncs that nobody waits for.
             .flush_every_ms(None)
+            // sled's default cache is 1 GiB; org state lives in memory anyway.
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(err)?;
         Ok(SledStore { db })

@@ -27,6 +27,7 @@ fn help_lists_every_setting_with_its_variable() {
         "SCIMD_ORG_MAX_PENDING",
         "SCIMD_ORG_IDLE_SECS",
         "SCIMD_SHUTDOWN_TIMEOUT_SECS",
+        "SCIMD_STORE_CACHE_MB",
         "SCIMD_LOG",
     ] {
         assert!(
