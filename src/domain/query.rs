@@ -86,6 +86,28 @@ pub fn get(
     Some((v, version))
 }
 
+/// A single resource as response text. A Group wanted whole takes a fast path: its
+/// member list is written as text (see [`render::write_members_json`]) and spliced in.
+pub fn get_text(
+    state: &OrgState,
+    kind: Kind,
+    id: ScimId,
+    base: &str,
+    p: &Projection,
+) -> Option<(String, Version)> {
+    if kind == Kind::Group && p.is_empty() {
+        let g = state.groups.get(&id)?;
+        let mut text = render::group(state, g, base, false).to_string();
+        // `text` is a JSON object: reopen it and append `"members": [...]`.
+        text.pop();
+        text.push_str(",\"members\":");
+        render::write_members_json(g, base, &mut text);
+        text.push('}');
+        return Some((text, g.version));
+    }
+    get(state, kind, id, base, p).map(|(v, version)| (v.to_string(), version))
+}
+
 fn mentions(f: &Filter, attr: &str) -> bool {
     match f {
         Filter::Present(p) | Filter::Compare(p, _, _) | Filter::ValuePath(p, _) => {
@@ -209,4 +231,52 @@ pub fn list(state: &OrgState, kind: Kind, q: &ListQuery, base: &str) -> Value {
     let range = list::page_bounds(total, q.start_index, q.count);
     let page = matched.drain(range).map(finish).collect();
     list::list_response(total, q.start_index, page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::resource::normalize_resource;
+    use serde_json::json;
+
+    #[test]
+    fn group_text_fast_path_equals_the_rendered_value() {
+        let (mut s, _) = OrgState::create("A".into(), "o@a.test".into(), "O".into());
+        let mut tx = s.begin();
+        let users: Vec<Value> = (0..3)
+            .map(|i| {
+                let attrs =
+                    normalize_resource(&json!({"userName": format!("u{i}")}), &USER_RESOURCE)
+                        .unwrap();
+                json!({"value": tx.create_user(attrs).unwrap().to_string()})
+            })
+            .collect();
+        let body = json!({"displayName": "G \"quoted\"", "externalId": "e", "members": users});
+        let g = tx
+            .create_group(normalize_resource(&body, &GROUP_RESOURCE).unwrap())
+            .unwrap();
+        tx.finish();
+        for base in ["http://h/scim/v2", "https://x.test/a\"b"] {
+            let (text, v1) = get_text(&s, Kind::Group, g, base, &Projection::default()).unwrap();
+            let (value, v2) = get(&s, Kind::Group, g, base, &Projection::default()).unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
+            assert_eq!(v1, v2);
+            assert_eq!(value["members"].as_array().unwrap().len(), 3);
+        }
+        let (empty, _) = {
+            let mut tx = s.begin();
+            tx.replace_group(
+                g,
+                normalize_resource(&json!({"displayName": "G"}), &GROUP_RESOURCE).unwrap(),
+                None,
+            )
+            .unwrap();
+            tx.finish();
+            get_text(&s, Kind::Group, g, "http://h", &Projection::default()).unwrap()
+        };
+        assert_eq!(
+            serde_json::from_str::<Value>(&empty).unwrap()["members"],
+            json!([])
+        );
+    }
 }

@@ -18,17 +18,33 @@ use serde_json::Value;
 type ScimResponse = Result<HttpResponse, ScimFailure>;
 
 pub fn respond(status: StatusCode, body: &Value, version: Option<Version>) -> HttpResponse {
+    respond_text(status, body.to_string(), version, None)
+}
+
+/// A SCIM response from body text; `location` becomes the `Location` header of a 201.
+fn respond_text(
+    status: StatusCode,
+    body: String,
+    version: Option<Version>,
+    location: Option<String>,
+) -> HttpResponse {
     let mut r = HttpResponse::build(status);
     r.content_type(SCIM_CONTENT_TYPE);
     if let Some(v) = version {
         r.insert_header((header::ETAG, v.etag()));
     }
-    if status == StatusCode::CREATED {
-        if let Some(loc) = body.pointer("/meta/location").and_then(Value::as_str) {
-            r.insert_header((header::LOCATION, loc.to_owned()));
-        }
+    if let Some(loc) = location {
+        r.insert_header((header::LOCATION, loc));
     }
-    r.body(body.to_string())
+    r.body(body)
+}
+
+fn location(org: &ScimOrg, kind: Kind, id: ScimId) -> String {
+    format!(
+        "{}{}/{id}",
+        org.state.scim_base_url,
+        kind.resource_type().endpoint
+    )
 }
 
 fn limits(org: &ScimOrg) -> ListLimits {
@@ -81,9 +97,10 @@ fn applied(
     let Outcome::Resource(id) = a.outcome else {
         return Ok(HttpResponse::NoContent().finish());
     };
-    let (body, version) = query::get(&a.snapshot, kind, id, &org.state.scim_base_url, p)
+    let (body, version) = query::get_text(&a.snapshot, kind, id, &org.state.scim_base_url, p)
         .ok_or_else(|| ScimError::not_found("resource not found"))?;
-    Ok(respond(status, &body, Some(version)))
+    let loc = (status == StatusCode::CREATED).then(|| location(org, kind, id));
+    Ok(respond_text(status, body, Some(version), loc))
 }
 
 // ---- Users and Groups -----------------------------------------------------------------
@@ -192,7 +209,7 @@ pub async fn get(req: HttpRequest, org: ScimOrg, none_match: IfNoneMatch) -> Sci
     let id = scim_id(req.match_info().query("id"), kind)?;
     let p = projection(&req, &org)?;
     let snap = org.handle.snapshot();
-    let (body, version) = query::get(&snap, kind, id, &org.state.scim_base_url, &p)
+    let (body, version) = query::get_text(&snap, kind, id, &org.state.scim_base_url, &p)
         .ok_or_else(|| ScimError::not_found(format!("{} not found", kind.resource_type().name)))?;
     if none_match.matches(version) {
         // RFC 7644 §3.14 / RFC 7232 §4.1: the client's copy is current.
@@ -200,7 +217,7 @@ pub async fn get(req: HttpRequest, org: ScimOrg, none_match: IfNoneMatch) -> Sci
             .insert_header((header::ETAG, version.etag()))
             .finish());
     }
-    Ok(respond(StatusCode::OK, &body, Some(version)))
+    Ok(respond_text(StatusCode::OK, body, Some(version), None))
 }
 
 pub async fn list(req: HttpRequest, org: ScimOrg) -> ScimResponse {
