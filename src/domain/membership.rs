@@ -33,11 +33,12 @@ pub fn desired(state: &OrgState, user: ScimId) -> Option<Desired> {
                 .copied()
         })
         .max_by_key(|r| r.privilege())?;
+    let p = u.profile();
     Some(Desired {
         role,
-        active: u.active(),
-        email: u.member_email().unwrap_or_else(|| u.user_name().to_owned()),
-        name: u.display_name(),
+        active: p.active,
+        email: p.email.unwrap_or(p.user_name),
+        name: p.display_name,
     })
 }
 

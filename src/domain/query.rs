@@ -164,59 +164,84 @@ fn count(state: &OrgState, kind: Kind) -> usize {
     }
 }
 
-/// A list or search (RFC 7644 §3.4.2, §3.4.3). `totalResults` counts every match,
-/// `itemsPerPage` what this page holds; the order is by id unless `sortBy` is given, so
-/// pages are stable.
-pub fn list(state: &OrgState, kind: Kind, q: &ListQuery, base: &str) -> Value {
-    let rt = kind.resource_type();
+/// One resource as text for a list page: whole resources take the text fast path.
+fn item_text(
+    state: &OrgState,
+    kind: Kind,
+    id: ScimId,
+    base: &str,
+    p: &Projection,
+) -> Option<String> {
+    if p.is_empty() {
+        return get_text(state, kind, id, base, p).map(|(t, _)| t);
+    }
+    let mut v = render_one(state, kind, id, base, p.wants_members())?;
+    finish(&mut v, kind, p);
+    Some(v.to_string())
+}
+
+fn finish(v: &mut Value, kind: Kind, p: &Projection) {
+    if !p.is_empty() {
+        project(v, kind.resource_type(), &p.attributes, &p.excluded);
+    }
+    if !p.wants_members() {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("members");
+        }
+    }
+}
+
+/// The matches of a list or search query: `totalResults` and the requested page, each
+/// resource as JSON text (RFC 7644 §3.4.2). The order is by id unless `sortBy` is given,
+/// so pages are stable.
+pub fn page(state: &OrgState, kind: Kind, q: &ListQuery, base: &str) -> (usize, Vec<String>) {
     let projection = Projection {
         attributes: q.attributes.clone(),
         excluded: q.excluded_attributes.clone(),
     };
+
+    // Fast paths: no filter (or one the name index answers) and no sort: render only the
+    // page.
+    let ids: Option<Vec<ScimId>> = match (&q.filter, &q.sort_by) {
+        (None, None) => None,
+        (Some(f), None) => match indexed_lookup(state, kind, f) {
+            Some(ids) => Some(ids),
+            None => return scan(state, kind, q, base, &projection),
+        },
+        _ => return scan(state, kind, q, base, &projection),
+    };
+    let total = ids.as_ref().map_or_else(|| count(state, kind), Vec::len);
+    let range = list::page_bounds(total, q.start_index, q.count);
+    let chosen: Box<dyn Iterator<Item = ScimId>> = match ids {
+        Some(ids) => Box::new(ids.into_iter()),
+        None => Box::new(all_ids(state, kind)),
+    };
+    let items = chosen
+        .skip(range.start)
+        .take(range.len())
+        .filter_map(|id| item_text(state, kind, id, base, &projection))
+        .collect();
+    (total, items)
+}
+
+/// Filter and/or sort by evaluating every resource of the kind.
+fn scan(
+    state: &OrgState,
+    kind: Kind,
+    q: &ListQuery,
+    base: &str,
+    projection: &Projection,
+) -> (usize, Vec<String>) {
+    let rt = kind.resource_type();
     let members_needed = projection.wants_members()
         || q.filter.as_ref().is_some_and(|f| mentions(f, "members"))
         || q.sort_by
             .as_ref()
             .is_some_and(|p| p.attr.eq_ignore_ascii_case("members"));
-    let finish = |mut v: Value| {
-        if !projection.is_empty() {
-            project(&mut v, rt, &projection.attributes, &projection.excluded);
-        }
-        if !projection.wants_members() {
-            if let Some(o) = v.as_object_mut() {
-                o.remove("members");
-            }
-        }
-        v
-    };
-
-    // Fast path: no filter, no sort. Render only the page.
-    if q.filter.is_none() && q.sort_by.is_none() {
-        let total = count(state, kind);
-        let range = list::page_bounds(total, q.start_index, q.count);
-        let page = all_ids(state, kind)
-            .skip(range.start)
-            .take(range.len())
-            .filter_map(|id| render_one(state, kind, id, base, members_needed))
-            .map(finish)
-            .collect();
-        return list::list_response(total, q.start_index, page);
-    }
-
-    let mut matched: Vec<Value> = match q
-        .filter
-        .as_ref()
-        .and_then(|f| indexed_lookup(state, kind, f))
-    {
-        Some(ids) => ids
-            .into_iter()
-            .filter_map(|id| render_one(state, kind, id, base, members_needed))
-            .collect(),
-        None => all_ids(state, kind)
-            .filter_map(|id| render_one(state, kind, id, base, members_needed))
-            .filter(|v| q.filter.as_ref().is_none_or(|f| filter::matches(f, v, rt)))
-            .collect(),
-    };
+    let mut matched: Vec<Value> = all_ids(state, kind)
+        .filter_map(|id| render_one(state, kind, id, base, members_needed))
+        .filter(|v| q.filter.as_ref().is_none_or(|f| filter::matches(f, v, rt)))
+        .collect();
     if let Some(by) = &q.sort_by {
         // `sort_by` is stable and the input is in id order, so ties keep a stable order.
         matched.sort_by(|a, b| {
@@ -229,8 +254,20 @@ pub fn list(state: &OrgState, kind: Kind, q: &ListQuery, base: &str) -> Value {
     }
     let total = matched.len();
     let range = list::page_bounds(total, q.start_index, q.count);
-    let page = matched.drain(range).map(finish).collect();
-    list::list_response(total, q.start_index, page)
+    let items = matched
+        .drain(range)
+        .map(|mut v| {
+            finish(&mut v, kind, projection);
+            v.to_string()
+        })
+        .collect();
+    (total, items)
+}
+
+/// A list or search response (RFC 7644 §3.4.2, §3.4.3) as JSON text.
+pub fn list(state: &OrgState, kind: Kind, q: &ListQuery, base: &str) -> String {
+    let (total, items) = page(state, kind, q, base);
+    list::list_response_text(total, q.start_index, &items)
 }
 
 #[cfg(test)]
@@ -238,6 +275,63 @@ mod tests {
     use super::*;
     use crate::scim::resource::normalize_resource;
     use serde_json::json;
+
+    #[test]
+    fn user_text_fast_path_equals_the_rendered_value() {
+        let (mut s, _) = OrgState::create("A".into(), "o@a.test".into(), "O".into());
+        s.meta = std::sync::Arc::new(crate::domain::model::OrgMeta {
+            mappings: vec![crate::domain::model::GroupMapping {
+                group: "Eng".into(),
+                role: crate::domain::model::Role::Viewer,
+            }],
+            ..(*s.meta).clone()
+        });
+        s.mapping_index = std::sync::Arc::new(
+            [("eng".to_string(), crate::domain::model::Role::Viewer)]
+                .into_iter()
+                .collect(),
+        );
+        let mut tx = s.begin();
+        let body = json!({"userName": "ada \"q\"", "name": {"givenName": "Ada"},
+            "emails": [{"value": "a@x.test", "type": "work"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"employeeNumber": "7"}});
+        let with_all = tx
+            .create_user(normalize_resource(&body, &USER_RESOURCE).unwrap())
+            .unwrap();
+        let bare = tx
+            .create_user(normalize_resource(&json!({"userName": "b"}), &USER_RESOURCE).unwrap())
+            .unwrap();
+        let g = json!({"displayName": "Eng", "members": [{"value": with_all.to_string()}]});
+        tx.create_group(normalize_resource(&g, &GROUP_RESOURCE).unwrap())
+            .unwrap();
+        tx.finish();
+        for id in [with_all, bare] {
+            let (text, _) = get_text(
+                &s,
+                Kind::User,
+                id,
+                "http://h/scim/v2",
+                &Projection::default(),
+            )
+            .unwrap();
+            let (value, _) = get(
+                &s,
+                Kind::User,
+                id,
+                "http://h/scim/v2",
+                &Projection::default(),
+            )
+            .unwrap();
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), value);
+        }
+        let (v, _) = get(&s, Kind::User, with_all, "http://h", &Projection::default()).unwrap();
+        assert_eq!(v["groups"][0]["display"], "Eng");
+        assert_eq!(
+            v["urn:scimd:params:scim:schemas:extension:membership:1.0:User"]["role"],
+            "viewer"
+        );
+        assert_eq!(v["schemas"].as_array().unwrap().len(), 3);
+    }
 
     #[test]
     fn group_text_fast_path_equals_the_rendered_value() {

@@ -28,17 +28,63 @@ fn meta(
 
 /// A User with its read-only `groups` and scimd's membership extension.
 pub fn user(state: &OrgState, u: &UserRecord, base_url: &str) -> Value {
-    let mut out = Map::with_capacity(u.attrs.len() + 5);
+    let attrs = u.attrs.to_map();
+    let mut out = Map::with_capacity(attrs.len() + 5);
+    out.insert(
+        "schemas".into(),
+        user_schemas(attrs.contains_key(ENTERPRISE_USER_SCHEMA_ID)),
+    );
+    out.insert("id".into(), u.id.to_string().into());
+    out.extend(attrs);
+    for (k, v) in user_server_attrs(state, u, base_url) {
+        out.insert(k.into(), v);
+    }
+    Value::Object(out)
+}
+
+fn user_schemas(enterprise: bool) -> Value {
     let mut schemas = vec![Value::from(USER_SCHEMA_ID)];
-    if u.attrs.contains_key(ENTERPRISE_USER_SCHEMA_ID) {
+    if enterprise {
         schemas.push(ENTERPRISE_USER_SCHEMA_ID.into());
     }
     schemas.push(MEMBERSHIP_SCHEMA_ID.into());
-    out.insert("schemas".into(), Value::Array(schemas));
-    out.insert("id".into(), u.id.to_string().into());
-    for (k, v) in &u.attrs {
-        out.insert(k.clone(), v.clone());
+    Value::Array(schemas)
+}
+
+/// The same User as JSON text, without parsing its stored attributes: they are spliced in
+/// as the text they are kept as. Equal to `user(..).to_string()` (a unit test holds them
+/// to it); used for whole-resource answers, the lookups every IdP makes.
+pub fn user_text(state: &OrgState, u: &UserRecord, base_url: &str) -> String {
+    let attrs = u.attrs.as_json();
+    let mut out = String::with_capacity(attrs.len() + 512);
+    out.push_str("{\"schemas\":");
+    out.push_str(&user_schemas(u.has_enterprise_extension()).to_string());
+    out.push_str(",\"id\":\"");
+    out.push_str(&u.id.to_string());
+    out.push('"');
+    let inner = &attrs[1..attrs.len() - 1];
+    if !inner.is_empty() {
+        out.push(',');
+        out.push_str(inner);
     }
+    for (k, v) in user_server_attrs(state, u, base_url) {
+        out.push(',');
+        out.push_str(&Value::from(k).to_string());
+        out.push(':');
+        out.push_str(&v.to_string());
+    }
+    out.push('}');
+    out
+}
+
+/// The server's attributes of a User, in output order: `groups` (when any), the
+/// membership extension, `meta`.
+fn user_server_attrs(
+    state: &OrgState,
+    u: &UserRecord,
+    base_url: &str,
+) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::with_capacity(3);
     if let Some(groups) = state.user_groups.get(&u.id) {
         let list: Vec<Value> = groups
             .iter()
@@ -52,16 +98,16 @@ pub fn user(state: &OrgState, u: &UserRecord, base_url: &str) -> Value {
                 })
             })
             .collect();
-        out.insert("groups".into(), Value::Array(list));
+        out.push(("groups", Value::Array(list)));
     }
     // Always present; empty while the user is in no mapped group (no role, no status).
     let membership = match state.member_for_user(u.id) {
         Some(m) => json!({"role": m.role, "status": m.status, "memberId": m.id.to_string()}),
         None => json!({}),
     };
-    out.insert(MEMBERSHIP_SCHEMA_ID.into(), membership);
-    out.insert(
-        "meta".into(),
+    out.push((MEMBERSHIP_SCHEMA_ID, membership));
+    out.push((
+        "meta",
         meta(
             "User",
             &u.created,
@@ -69,8 +115,8 @@ pub fn user(state: &OrgState, u: &UserRecord, base_url: &str) -> Value {
             u.version.etag(),
             format!("{base_url}/Users/{}", u.id),
         ),
-    );
-    Value::Object(out)
+    ));
+    out
 }
 
 /// A Group; `with_members: false` skips the member list (for

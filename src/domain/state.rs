@@ -10,7 +10,7 @@ use super::model::{
     Counters, Event, EventKind, GroupMapping, ManagedBy, Member, MemberStatus, OrgMeta, Role,
     ScimTokenInfo, SsoConfig, Team, TokenHash,
 };
-use super::resources::{GroupRecord, UserRecord};
+use super::resources::{Attrs, GroupRecord, UserRecord};
 use super::{Change, DomainError, DomainResult};
 use crate::scim::filter::{self, AttrPath, Filter};
 use crate::scim::patch::{self, MemberOp, MemberRef, PatchOp};
@@ -131,7 +131,7 @@ impl OrgState {
             teams: OrdMap::new(),
         };
         for u in p.users {
-            s.user_names.insert(lower(u.user_name()), u.id);
+            s.user_names.insert(lower(&u.user_name()), u.id);
             s.users.insert(u.id, Arc::new(u));
         }
         let mut groups: std::collections::HashMap<ScimId, GroupRecord> =
@@ -389,7 +389,7 @@ impl<'s> Tx<'s> {
             created: now.clone(),
             last_modified: now,
             version: self.version(),
-            attrs,
+            attrs: Attrs::from_map(&attrs),
         });
         self.state.user_names.insert(name, id);
         self.state.users.insert(id, rec.clone());
@@ -417,18 +417,19 @@ impl<'s> Tx<'s> {
         if_match: Option<Version>,
     ) -> DomainResult<()> {
         let old = self.existing_user(id, if_match)?;
-        let mut attrs = old.attrs.clone();
+        let mut attrs = old.attrs.to_map();
         patch::apply_patch(&mut attrs, ops, &USER_RESOURCE)?;
         self.update_user(old, attrs)
     }
 
     fn update_user(&mut self, old: Arc<UserRecord>, attrs: Map<String, Value>) -> DomainResult<()> {
-        if attrs == old.attrs {
+        // Compared as maps: the same attributes in another order are no change either.
+        if attrs == old.attrs.to_map() {
             // An IdP retry of a request already applied: no second effect, no event.
             return Ok(());
         }
         let new_name = user_name_of(&attrs)?;
-        let old_name = lower(old.user_name());
+        let old_name = lower(&old.user_name());
         if new_name != old_name {
             if self.state.user_names.contains_key(new_name.as_ref()) {
                 return Err(ScimError::uniqueness(
@@ -444,7 +445,7 @@ impl<'s> Tx<'s> {
             created: old.created.clone(),
             last_modified: self.now(),
             version: self.version(),
-            attrs,
+            attrs: Attrs::from_map(&attrs),
         });
         self.state.users.insert(old.id, rec.clone());
         self.changes.push(Change::PutUser(self.org, rec));

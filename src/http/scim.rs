@@ -225,7 +225,7 @@ pub async fn list(req: HttpRequest, org: ScimOrg) -> ScimResponse {
     let q = list::from_query_pairs(&query_pairs(&req)?, &limits(&org))?;
     q.validate(kind.resource_type())?;
     let body = query::list(&org.handle.snapshot(), kind, &q, &org.state.scim_base_url);
-    Ok(respond(StatusCode::OK, &body, None))
+    Ok(respond_text(StatusCode::OK, body, None, None))
 }
 
 /// `POST /Users/.search`, `POST /Groups/.search` (RFC 7644 §3.4.3).
@@ -234,7 +234,7 @@ pub async fn search(req: HttpRequest, org: ScimOrg, ScimJson(body): ScimJson) ->
     let q = list::from_search_body(&body, &limits(&org))?;
     q.validate(kind.resource_type())?;
     let body = query::list(&org.handle.snapshot(), kind, &q, &org.state.scim_base_url);
-    Ok(respond(StatusCode::OK, &body, None))
+    Ok(respond_text(StatusCode::OK, body, None, None))
 }
 
 /// `POST /.search` at the root (RFC 7644 §3.4.3): every resource type. The filter must
@@ -255,19 +255,12 @@ pub async fn search_root(org: ScimOrg, ScimJson(body): ScimJson) -> ScimResponse
     q.count = usize::MAX;
     let mut all = Vec::new();
     for k in kinds {
-        let page = query::list(&snap, k, &q, &org.state.scim_base_url);
-        if let Some(Value::Array(items)) = page.get("Resources").cloned() {
-            all.extend(items);
-        }
+        all.extend(query::page(&snap, k, &q, &org.state.scim_base_url).1);
     }
     let total = all.len();
     let range = list::page_bounds(total, start, count);
-    let page: Vec<Value> = all.drain(range).collect();
-    Ok(respond(
-        StatusCode::OK,
-        &list::list_response(total, start, page),
-        None,
-    ))
+    let body = list::list_response_text(total, start, &all[range]);
+    Ok(respond_text(StatusCode::OK, body, None, None))
 }
 
 // ---- Discovery (RFC 7644 §4) ----------------------------------------------------------

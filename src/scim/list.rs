@@ -390,10 +390,53 @@ pub fn list_response(total_results: usize, start_index: usize, resources: Vec<Va
     })
 }
 
+/// [`list_response`] from resources already serialized: a page of whole resources is
+/// written as text once, not built as values and serialized again.
+pub fn list_response_text(
+    total_results: usize,
+    start_index: usize,
+    resources: &[String],
+) -> String {
+    let mut out = String::with_capacity(160 + resources.iter().map(|r| r.len() + 1).sum::<usize>());
+    out.push_str("{\"schemas\":[\"");
+    out.push_str(LIST_RESPONSE_SCHEMA);
+    out.push_str(&format!(
+        "\"],\"totalResults\":{total_results},\"itemsPerPage\":{},\"startIndex\":{start_index},\"Resources\":[",
+        resources.len()
+    ));
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(r);
+    }
+    out.push_str("]}");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::scim::error::ScimType;
+
+    #[test]
+    fn list_response_text_matches_the_value_form() {
+        let items = vec![json!({"id": "a", "x": [1, 2]}), json!({"id": "b"})];
+        let text = list_response_text(
+            7,
+            3,
+            &items.iter().map(Value::to_string).collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            list_response(7, 3, items)
+        );
+        let empty = list_response_text(0, 1, &[]);
+        assert_eq!(
+            serde_json::from_str::<Value>(&empty).unwrap(),
+            list_response(0, 1, vec![])
+        );
+    }
     use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 
     const LIMITS: ListLimits = ListLimits {
