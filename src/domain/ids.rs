@@ -79,9 +79,63 @@ impl Version {
     }
 }
 
+/// A resource's `meta.created` / `meta.lastModified`: 8 bytes in memory instead of a
+/// 24-character string per field and user; stored and rendered as RFC 3339 with
+/// milliseconds (RFC 7643 §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub fn now() -> Timestamp {
+        let now = time::OffsetDateTime::now_utc();
+        Timestamp((now.unix_timestamp_nanos() / 1_000_000) as i64)
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        time::OffsetDateTime::from_unix_timestamp_nanos(self.0 as i128 * 1_000_000)
+            .ok()
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+    }
+
+    pub fn parse(s: &str) -> Option<Timestamp> {
+        let t =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        Some(Timestamp((t.unix_timestamp_nanos() / 1_000_000) as i64))
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        Timestamp::parse(&s)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 timestamp"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_render_rfc3339_millis_and_round_trip() {
+        let t = Timestamp::parse("2026-12-04T15:06:29.929Z").unwrap();
+        assert_eq!(t.to_rfc3339(), "2026-12-04T15:06:29.929Z");
+        let json = serde_json::to_string(&t).unwrap();
+        assert_eq!(serde_json::from_str::<Timestamp>(&json).unwrap(), t);
+        assert!(Timestamp::parse("yesterday").is_none());
+        let now = Timestamp::now().to_rfc3339();
+        assert!(Timestamp::parse(&now).is_some() && now.ends_with('Z'));
+    }
 
     #[test]
     fn etag_round_trips_weak_and_strong() {

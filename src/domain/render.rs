@@ -110,8 +110,8 @@ fn user_server_attrs(
         "meta",
         meta(
             "User",
-            &u.created,
-            &u.last_modified,
+            &u.created.to_rfc3339(),
+            &u.last_modified.to_rfc3339(),
             u.version.etag(),
             format!("{base_url}/Users/{}", u.id),
         ),
@@ -146,8 +146,8 @@ pub fn group(_state: &OrgState, g: &GroupRecord, base_url: &str, with_members: b
         "meta".into(),
         meta(
             "Group",
-            &g.created,
-            &g.last_modified,
+            &g.created.to_rfc3339(),
+            &g.last_modified.to_rfc3339(),
             g.version.etag(),
             format!("{base_url}/Groups/{}", g.id),
         ),

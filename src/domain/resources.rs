@@ -4,7 +4,7 @@
 //! client-settable, schema-declared data. `id`, `meta` and a User's `groups` are the
 //! server's and are derived when a resource is rendered.
 
-use super::ids::{ScimId, Version};
+use super::ids::{ScimId, Timestamp, Version};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -64,8 +64,8 @@ impl<'de> Deserialize<'de> for Attrs {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserRecord {
     pub id: ScimId,
-    pub created: String,
-    pub last_modified: String,
+    pub created: Timestamp,
+    pub last_modified: Timestamp,
     pub version: Version,
     pub attrs: Attrs,
 }
@@ -187,8 +187,8 @@ fn member_email(attrs: &Map<String, Value>, user_name: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupRecord {
     pub id: ScimId,
-    pub created: String,
-    pub last_modified: String,
+    pub created: Timestamp,
+    pub last_modified: Timestamp,
     pub version: Version,
     /// `displayName`, `externalId`: everything but `members`.
     pub attrs: Map<String, Value>,
@@ -215,8 +215,8 @@ mod tests {
     fn user(attrs: Value) -> UserRecord {
         UserRecord {
             id: ScimId::new_random(),
-            created: String::new(),
-            last_modified: String::new(),
+            created: Timestamp(0),
+            last_modified: Timestamp(0),
             version: Version(1),
             attrs: Attrs::from_map(attrs.as_object().unwrap()),
         }

@@ -5,7 +5,7 @@
 //! succeeds (all or nothing, RFC 7644 §3.5.2), and every committed version can be
 //! published as an immutable snapshot for readers.
 
-use super::ids::{MemberId, OrgId, ScimId, TeamId, Version};
+use super::ids::{MemberId, OrgId, ScimId, TeamId, Timestamp, Version};
 use super::model::{
     Counters, Event, EventKind, GroupMapping, ManagedBy, Member, MemberStatus, OrgMeta, Role,
     ScimTokenInfo, SsoConfig, Team, TokenHash,
@@ -229,7 +229,7 @@ pub struct Tx<'s> {
     pub(super) org: OrgId,
     pub state: &'s mut OrgState,
     pub changes: Vec<Change>,
-    now: Option<String>,
+    now: Option<Timestamp>,
     version: Option<Version>,
 }
 
@@ -287,8 +287,13 @@ fn take_members(attrs: &mut Map<String, Value>) -> Vec<MemberRef> {
 }
 
 impl<'s> Tx<'s> {
+    /// The instant of this transaction: one for everything it stamps.
+    pub fn stamp(&mut self) -> Timestamp {
+        *self.now.get_or_insert_with(Timestamp::now)
+    }
+
     pub fn now(&mut self) -> String {
-        self.now.get_or_insert_with(now_rfc3339).clone()
+        self.stamp().to_rfc3339()
     }
 
     /// The version of this transaction: allocated on first use, so a transaction that
@@ -383,10 +388,10 @@ impl<'s> Tx<'s> {
             );
         }
         let id = ScimId::new_random();
-        let now = self.now();
+        let now = self.stamp();
         let rec = Arc::new(UserRecord {
             id,
-            created: now.clone(),
+            created: now,
             last_modified: now,
             version: self.version(),
             attrs: Attrs::from_map(&attrs),
@@ -442,8 +447,8 @@ impl<'s> Tx<'s> {
         }
         let rec = Arc::new(UserRecord {
             id: old.id,
-            created: old.created.clone(),
-            last_modified: self.now(),
+            created: old.created,
+            last_modified: self.stamp(),
             version: self.version(),
             attrs: Attrs::from_map(&attrs),
         });
@@ -493,10 +498,10 @@ impl<'s> Tx<'s> {
             .map(|r| member_user(self.state, r))
             .collect::<DomainResult<Vec<_>>>()?;
         let id = ScimId::new_random();
-        let now = self.now();
+        let now = self.stamp();
         let rec = GroupRecord {
             id,
-            created: now.clone(),
+            created: now,
             last_modified: now,
             version: self.version(),
             attrs,
@@ -642,8 +647,8 @@ impl<'s> Tx<'s> {
         }
         let rec = GroupRecord {
             id,
-            created: old.created.clone(),
-            last_modified: self.now(),
+            created: old.created,
+            last_modified: self.stamp(),
             version: self.version(),
             attrs,
             members: old.members.clone(),
@@ -763,7 +768,7 @@ impl<'s> Tx<'s> {
     fn touch_group(&mut self, group: ScimId) {
         if let Some(g) = self.state.groups.get(&group) {
             let mut g = (**g).clone();
-            g.last_modified = self.now();
+            g.last_modified = self.stamp();
             g.version = self.version();
             let g = Arc::new(g);
             self.state.groups.insert(group, g.clone());
