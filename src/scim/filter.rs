@@ -24,11 +24,14 @@ use time::OffsetDateTime;
 /// Longest filter (in bytes) we parse. Real IdP filters are well under 1 KiB.
 pub const MAX_FILTER_LEN: usize = 4096;
 
-/// Deepest filter we accept. This bounds both how deeply groups may nest while parsing
-/// (`( … )`, `not ( … )`, `attr[ … ]`) and the height of the resulting tree, where every
-/// `and`, `or`, `not` and value filter adds a level. A left-associative chain of `n`
-/// terms (`a or b or c …`) is a tree of height `n`, so at most 24 terms can be chained.
+/// Deepest nesting of groups we accept while parsing (`( … )`, `not ( … )`, `attr[ … ]`).
 pub const MAX_FILTER_DEPTH: usize = 24;
+
+/// Tallest filter tree we build. A left-associative chain of `n` terms
+/// (`id eq "1" or id eq "2" or …`, as some IdPs batch lookups) is a tree of height `n`;
+/// [`MAX_FILTER_LEN`] already bounds it to a few hundred, and the evaluator, printer and
+/// drop, which recurse over the tree, stay far within a thread's stack at this height.
+pub const MAX_FILTER_HEIGHT: usize = 512;
 
 /// `[URI ":"] ATTRNAME ["." subAttr]` (RFC 7644 §3.10 and the ABNF of §3.4.2.2).
 /// Names are kept as written; resolution against a schema is case-insensitive.
@@ -346,9 +349,9 @@ impl<'a> Parser<'a> {
         self.nesting -= 1;
     }
 
-    /// Height of a new node over children of height `h`, within [`MAX_FILTER_DEPTH`].
+    /// Height of a new node over children of height `h`, within [`MAX_FILTER_HEIGHT`].
     fn grow(&self, h: usize) -> PResult<usize> {
-        if h >= MAX_FILTER_DEPTH {
+        if h >= MAX_FILTER_HEIGHT {
             return Err(self.error("filter is nested too deeply"));
         }
         Ok(h + 1)
@@ -1496,11 +1499,25 @@ mod tests {
             ")".repeat(MAX_FILTER_DEPTH)
         );
         assert_eq!(p(&ok), Filter::Present(path("a")));
-        let chain = |n: usize| vec!["a pr"; n].join(" or ");
-        assert!(parse_filter(&chain(MAX_FILTER_DEPTH)).is_ok());
-        assert!(err(&chain(MAX_FILTER_DEPTH + 1))
-            .detail
-            .contains("nested too deeply"));
+        // A flat chain is not nesting: batches of `id eq` lookups parse and evaluate,
+        // up to the length limit.
+        let chain = |n: usize| {
+            (0..n)
+                .map(|i| format!("userName eq \"u{i}\""))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        };
+        let f = parse_filter(&chain(150)).unwrap();
+        let rt = &crate::scim::schema::USER_RESOURCE;
+        assert!(validate(&f, rt).is_ok());
+        assert!(matches(&f, &serde_json::json!({"userName": "U149"}), rt));
+        assert!(!matches(&f, &serde_json::json!({"userName": "u150"}), rt));
+        assert_eq!(parse_filter(&f.to_string()).unwrap(), f);
+        assert!(
+            err(&chain(300)).detail.contains("longer than"),
+            "{}",
+            err(&chain(300)).detail
+        );
     }
 
     #[test]
