@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 /// A User's canonical attributes, kept as compact JSON text rather than a parsed map: a
 /// parsed `serde_json::Map` of a typical IdP user takes about 2.2 KB in small
-/// allocations, the text about 450 bytes in one, which is also all a lookup has to read.
+/// allocations, the text a few hundred bytes in one, which is also all a lookup reads.
 /// Parsed where the attributes are used (PATCH, filters, membership evaluation).
 #[derive(Clone, PartialEq, Eq)]
 pub struct Attrs(Box<str>);
