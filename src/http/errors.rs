@@ -4,7 +4,7 @@
 //! `{"error", "detail"}` (DESIGN §2). Domain errors map to both here, and nowhere else.
 
 use crate::domain::DomainError;
-use crate::scim::{ScimError, ScimType};
+use crate::scim::ScimError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -169,11 +169,6 @@ impl ResponseError for AdminError {
         }
         r.json(json!({"error": self.error, "detail": self.detail}))
     }
-}
-
-/// `scimType` of an error, for tests and logs.
-pub fn scim_type(e: &ScimError) -> Option<ScimType> {
-    e.scim_type
 }
 
 #[cfg(test)]

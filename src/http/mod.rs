@@ -86,11 +86,20 @@ async fn healthz() -> impl Responder {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
+/// Ready when the store is open and no flush has failed. The commit counters show how
+/// well group commit is folding writes together (commits per batch).
 async fn readyz(state: web::Data<AppState>) -> impl Responder {
+    use std::sync::atomic::Ordering::Relaxed;
+    let body = serde_json::json!({
+        "status": if state.is_ready() { "ready" } else { "not ready" },
+        "commits": state.commits.commits.load(Relaxed),
+        "batches": state.commits.batches.load(Relaxed),
+        "orgs_loaded": state.directory.loaded(),
+    });
     if state.is_ready() {
-        HttpResponse::Ok().json(serde_json::json!({"status": "ready"}))
+        HttpResponse::Ok().json(body)
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({"status": "not ready"}))
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 

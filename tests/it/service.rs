@@ -531,12 +531,24 @@ async fn health_and_readiness() {
         .raw(Method::GET, "/healthz", None, &[], None, None)
         .await;
     assert_eq!(r.status.as_u16(), 200);
+    s.client.org_with_token("acme").await;
     let r = s
         .client
         .raw(Method::GET, "/readyz", None, &[], None, None)
         .await;
     assert_eq!(r.status.as_u16(), 200);
     assert_eq!(r.body["status"], "ready");
+    // Creating the org, SSO and the token were three commits, in one or more batches.
+    let (commits, batches) = (
+        r.body["commits"].as_u64().unwrap(),
+        r.body["batches"].as_u64().unwrap(),
+    );
+    assert!(
+        commits >= 3 && (1..=commits).contains(&batches),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["orgs_loaded"], 1);
     assert!(
         r.header("x-request-id").is_none(),
         "health checks are outside the request span"
