@@ -303,9 +303,18 @@ impl Process {
     }
 
     pub fn sigterm(&mut self) -> std::process::ExitStatus {
+        self.send_sigterm();
+        self.child.wait().expect("reaped")
+    }
+
+    /// SIGTERM without waiting, so requests in flight can be watched while it drains.
+    pub fn send_sigterm(&self) {
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: plain kill(2) on our own child's pid.
         unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+
+    pub fn wait(&mut self) -> std::process::ExitStatus {
         self.child.wait().expect("reaped")
     }
 }
