@@ -42,6 +42,11 @@ impl OrgHandle {
         self.org
     }
 
+    /// Commands admitted to this org and not yet answered (see `max_pending`).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
     /// Pause this org's mailbox until `release` fires (see [`super::org::Hold`]).
     pub fn hold(&self, release: tokio::sync::oneshot::Receiver<()>) {
         self.addr.do_send(super::org::Hold(release));
@@ -190,8 +195,15 @@ impl Directory {
             // Backpressure: each org's pending work is bounded, so a flooding IdP gets
             // 429 + Retry-After (which IdPs honour) instead of an unbounded queue, and
             // other orgs keep their latency.
-            if handle.in_flight.fetch_add(1, Ordering::AcqRel) >= self.config.max_pending {
-                handle.in_flight.fetch_sub(1, Ordering::AcqRel);
+            // A refused command never counts, not even for an instant.
+            let max = self.config.max_pending;
+            if handle
+                .in_flight
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < max).then_some(n + 1)
+                })
+                .is_err()
+            {
                 return Err(DomainError::Overloaded {
                     retry_after_secs: 1,
                 });

@@ -144,15 +144,22 @@ async fn a_flooding_org_gets_429_with_retry_after() {
             )
             .await
         });
-        // Let this request reach the org before the next one is sent.
-        actix_rt::time::sleep(std::time::Duration::from_millis(20)).await;
-        if task.is_finished() {
+        // Each request either is admitted (the org's in-flight count rises: it waits
+        // behind the hold) or is refused at once; wait for one or the other.
+        let before = admitted.len();
+        let mut waited = 0;
+        while !task.is_finished() && handle.in_flight() == before {
+            assert!(waited < 1000, "request {i} neither admitted nor refused");
+            actix_rt::time::sleep(std::time::Duration::from_millis(5)).await;
+            waited += 1;
+        }
+        if handle.in_flight() > before {
+            admitted.push(task);
+        } else {
             let r = task.await.unwrap();
             assert_eq!(r.header("retry-after").as_deref(), Some("1"));
             r.expect_scim_error(429, None);
             refused += 1;
-        } else {
-            admitted.push(task);
         }
     }
     assert_eq!(
