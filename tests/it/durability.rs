@@ -260,9 +260,17 @@ async fn sigterm_drains_flushes_and_exits_zero() {
             }
         }));
     }
-    while acked.lock().unwrap().len() < 200 {
+    // Bounded wait for the stream to be well under way.
+    for _ in 0..3000 {
+        if acked.lock().unwrap().len() >= 200 || workers.iter().all(|w| w.is_finished()) {
+            break;
+        }
         actix_rt::time::sleep(Duration::from_millis(10)).await;
     }
+    assert!(
+        acked.lock().unwrap().len() >= 200,
+        "the writers stopped early"
+    );
     p.send_sigterm();
     for w in workers {
         w.await.unwrap();
