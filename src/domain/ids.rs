@@ -70,6 +70,16 @@ impl Version {
         format!("W/\"{}\"", self.0)
     }
 
+    /// The version an `If-Match` header (or a Bulk operation's `version`) demands:
+    /// `None` for `*` (any version); a tag we never issued demands a version no resource
+    /// has, so it fails as 412 rather than being ignored (RFC 7232 §3.1).
+    pub fn from_if_match(s: &str) -> Option<Version> {
+        match s.trim() {
+            "*" => None,
+            s => Some(Version::parse_etag(s).unwrap_or(Version(u64::MAX))),
+        }
+    }
+
     /// Parse an ETag as sent in `If-Match` / `If-None-Match` (weak or strong form).
     pub fn parse_etag(s: &str) -> Option<Version> {
         let s = s.trim();
@@ -144,5 +154,8 @@ mod tests {
         assert_eq!(Version::parse_etag("\"42\""), Some(Version(42)));
         assert_eq!(Version::parse_etag("42"), None);
         assert_eq!(Version::parse_etag("W/\"x\""), None);
+        assert_eq!(Version::from_if_match(" * "), None);
+        assert_eq!(Version::from_if_match("W/\"7\""), Some(Version(7)));
+        assert_eq!(Version::from_if_match("bogus"), Some(Version(u64::MAX)));
     }
 }

@@ -123,18 +123,6 @@ impl UserRecord {
             user_name,
         }
     }
-
-    pub fn active(&self) -> bool {
-        self.profile().active
-    }
-
-    pub fn display_name(&self) -> String {
-        self.profile().display_name
-    }
-
-    pub fn member_email(&self) -> Option<String> {
-        self.profile().email
-    }
 }
 
 fn display_name(attrs: &Map<String, Value>, user_name: &str) -> String {
@@ -228,30 +216,37 @@ mod tests {
             {"value": "home@x.test", "type": "home"},
             {"value": "work@x.test", "type": "work"},
             {"value": "p@x.test", "type": "other", "primary": true}]}));
-        assert_eq!(u.member_email().as_deref(), Some("p@x.test"));
+        assert_eq!(u.profile().email.as_deref(), Some("p@x.test"));
         let u = user(json!({"userName": "u@x.test", "emails": [
             {"value": "home@x.test", "type": "home"}, {"value": "work@x.test", "type": "work"}]}));
-        assert_eq!(u.member_email().as_deref(), Some("work@x.test"));
+        assert_eq!(u.profile().email.as_deref(), Some("work@x.test"));
         let u = user(json!({"userName": "u@x.test"}));
-        assert_eq!(u.member_email().as_deref(), Some("u@x.test"));
+        assert_eq!(u.profile().email.as_deref(), Some("u@x.test"));
         let u = user(json!({"userName": "jdoe"}));
-        assert_eq!(u.member_email(), None);
+        assert_eq!(u.profile().email, None);
     }
 
     #[test]
     fn display_name_falls_back_to_name_then_username() {
         assert_eq!(
-            user(json!({"userName": "j", "displayName": "Jo"})).display_name(),
+            user(json!({"userName": "j", "displayName": "Jo"}))
+                .profile()
+                .display_name,
             "Jo"
         );
         assert_eq!(
             user(json!({"userName": "j", "name": {"givenName": "Jo", "familyName": "Doe"}}))
-                .display_name(),
+                .profile()
+                .display_name,
             "Jo Doe"
         );
-        assert_eq!(user(json!({"userName": "j"})).display_name(), "j");
-        assert!(!user(json!({"userName": "j", "active": false})).active());
-        assert!(user(json!({"userName": "j"})).active());
+        assert_eq!(user(json!({"userName": "j"})).profile().display_name, "j");
+        assert!(
+            !user(json!({"userName": "j", "active": false}))
+                .profile()
+                .active
+        );
+        assert!(user(json!({"userName": "j"})).profile().active);
     }
 
     #[test]

@@ -12,7 +12,6 @@ use super::model::{
 };
 use super::resources::{Attrs, GroupRecord, UserRecord};
 use super::{Change, DomainError, DomainResult};
-use crate::scim::filter::{self, AttrPath, Filter};
 use crate::scim::patch::{self, MemberOp, MemberRef, PatchOp};
 use crate::scim::schema::{GROUP_RESOURCE, USER_RESOURCE};
 use crate::scim::ScimError;
@@ -602,7 +601,12 @@ impl<'s> Tx<'s> {
                     let gone: Vec<ScimId> = set
                         .iter()
                         .copied()
-                        .filter(|u| self.member_matches(*u, &f))
+                        .filter(|u| {
+                            patch::member_matches(
+                                &f,
+                                &json!({"value": u.to_string(), "type": "User"}),
+                            )
+                        })
                         .collect();
                     for u in gone {
                         set.remove(&u);
@@ -696,26 +700,6 @@ impl<'s> Tx<'s> {
             self.reevaluate_user(u);
         }
         Ok(())
-    }
-
-    fn member_matches(&self, user: ScimId, f: &Filter) -> bool {
-        let display = self
-            .state
-            .users
-            .get(&user)
-            .map(|u| u.display_name())
-            .unwrap_or_default();
-        let doc =
-            json!({"members": [{"value": user.to_string(), "type": "User", "display": display}]});
-        let wrapped = Filter::ValuePath(
-            AttrPath {
-                urn: None,
-                attr: "members".into(),
-                sub: None,
-            },
-            Box::new(f.clone()),
-        );
-        filter::matches(&wrapped, &doc, &GROUP_RESOURCE)
     }
 
     /// Add the edge group->user. Returns false if it existed.
@@ -1113,6 +1097,22 @@ mod tests {
 
     fn members(s: &OrgState, g: ScimId) -> Vec<ScimId> {
         s.groups[&g].members.iter().copied().collect()
+    }
+
+    #[test]
+    fn remove_by_a_general_member_filter() {
+        let (mut s, users, g) = org_with(3);
+        for u in &users {
+            patch(&mut s, g, "add", "members", *u);
+        }
+        let ops = parse_patch(&json!({"schemas": [crate::scim::schema::PATCH_OP_SCHEMA], "Operations": [
+            {"op": "remove", "path": format!("members[type eq \"User\" and not (value eq \"{}\")]", users[1])}]}))
+        .unwrap();
+        let mut tx = s.begin();
+        tx.patch_group(g, ops, None).unwrap();
+        tx.finish();
+        assert_eq!(members(&s, g), vec![users[1]]);
+        assert!(s.user_groups.get(&users[0]).is_none());
     }
 
     proptest! {

@@ -158,7 +158,7 @@ impl FromRequest for ScimJson {
             let value = serde_json::from_slice(&bytes).map_err(|e| {
                 ScimError::invalid_syntax(format!(
                     "the request body is not valid JSON ({})",
-                    e.classify_str()
+                    json_error_position(&e)
                 ))
             })?;
             Ok(ScimJson(value))
@@ -166,15 +166,10 @@ impl FromRequest for ScimJson {
     }
 }
 
-trait ClassifyStr {
-    fn classify_str(&self) -> String;
-}
-
-impl ClassifyStr for serde_json::Error {
-    /// Position only: serde's messages never quote input, but keep it explicit.
-    fn classify_str(&self) -> String {
-        format!("line {}, column {}", self.line(), self.column())
-    }
+/// Where a body stopped being JSON: position only, never the input (it carries e-mail
+/// addresses).
+fn json_error_position(e: &serde_json::Error) -> String {
+    format!("line {}, column {}", e.line(), e.column())
 }
 
 /// A JSON body for the admin API, with the same limit.
@@ -217,13 +212,8 @@ impl FromRequest for IfMatch {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         std::future::ready(match req.headers().get(header::IF_MATCH) {
             None => Ok(IfMatch(None)),
-            Some(v) => match v.to_str().map(str::trim) {
-                Ok("*") => Ok(IfMatch(None)),
-                Ok(s) => match Version::parse_etag(s) {
-                    Some(v) => Ok(IfMatch(Some(v))),
-                    // An ETag we never issued cannot match the current version.
-                    None => Ok(IfMatch(Some(Version(u64::MAX)))),
-                },
+            Some(v) => match v.to_str() {
+                Ok(s) => Ok(IfMatch(Version::from_if_match(s))),
                 Err(_) => Err(ScimError::invalid_syntax("If-Match is not a valid ETag").into()),
             },
         })

@@ -346,10 +346,7 @@ fn bulk_command(op: &crate::scim::bulk::BulkOp) -> Result<(Kind, Command), ScimE
         None => None,
     };
     // `version` works as If-Match (RFC 7644 §3.7); an ETag we never issued cannot match.
-    let if_match = op
-        .version
-        .as_deref()
-        .map(|v| Version::parse_etag(v).unwrap_or(Version(u64::MAX)));
+    let if_match = op.version.as_deref().and_then(Version::from_if_match);
     Ok((
         kind,
         write_command(kind, op.method, id, op.data.as_ref(), if_match)?,
