@@ -274,6 +274,7 @@ pub fn list(state: &OrgState, kind: Kind, q: &ListQuery, base: &str) -> String {
 mod tests {
     use super::*;
     use crate::scim::resource::normalize_resource;
+    use crate::scim::schema::MEMBERSHIP_SCHEMA_ID as MEMBERSHIP;
     use serde_json::json;
 
     #[test]
@@ -301,11 +302,23 @@ mod tests {
         let bare = tx
             .create_user(normalize_resource(&json!({"userName": "b"}), &USER_RESOURCE).unwrap())
             .unwrap();
-        let g = json!({"displayName": "Eng", "members": [{"value": with_all.to_string()}]});
+        // The membership view attached by the client: shown empty for a non-member, with
+        // the server's values for a member.
+        let view = |name: &str| {
+            normalize_resource(
+                &json!({"userName": name, MEMBERSHIP: {"role": "admin"}}),
+                &USER_RESOURCE,
+            )
+            .unwrap()
+        };
+        let attached = tx.create_user(view("c")).unwrap();
+        let attached_member = tx.create_user(view("d")).unwrap();
+        let g = json!({"displayName": "Eng", "members": [
+            {"value": with_all.to_string()}, {"value": attached_member.to_string()}]});
         tx.create_group(normalize_resource(&g, &GROUP_RESOURCE).unwrap())
             .unwrap();
         tx.finish();
-        for id in [with_all, bare] {
+        for id in [with_all, bare, attached, attached_member] {
             let (text, _) = get_text(
                 &s,
                 Kind::User,
@@ -326,11 +339,24 @@ mod tests {
         }
         let (v, _) = get(&s, Kind::User, with_all, "http://h", &Projection::default()).unwrap();
         assert_eq!(v["groups"][0]["display"], "Eng");
-        assert_eq!(
-            v["urn:scimd:params:scim:schemas:extension:membership:1.0:User"]["role"],
-            "viewer"
-        );
+        assert_eq!(v[MEMBERSHIP]["role"], "viewer");
         assert_eq!(v["schemas"].as_array().unwrap().len(), 3);
+        let render = |id| {
+            get(&s, Kind::User, id, "http://h", &Projection::default())
+                .unwrap()
+                .0
+        };
+        let v = render(bare);
+        assert!(
+            v.get(MEMBERSHIP).is_none(),
+            "no member, nothing attached: {v}"
+        );
+        assert_eq!(v["schemas"], json!([crate::scim::schema::USER_SCHEMA_ID]));
+        let v = render(attached);
+        assert_eq!(v[MEMBERSHIP], json!({}), "attached, values ignored");
+        assert_eq!(v["schemas"][1], MEMBERSHIP);
+        let v = render(attached_member);
+        assert_eq!(v[MEMBERSHIP]["role"], "viewer");
     }
 
     #[test]

@@ -28,37 +28,56 @@ fn meta(
 
 /// A User with its read-only `groups` and scimd's membership extension.
 pub fn user(state: &OrgState, u: &UserRecord, base_url: &str) -> Value {
-    let attrs = u.attrs.to_map();
+    let mut attrs = u.attrs.to_map();
+    // An attached membership view is stored empty; the server's values replace it below.
+    let attached = attrs.remove(MEMBERSHIP_SCHEMA_ID).is_some();
+    let server = user_server_attrs(state, u, attached, base_url);
     let mut out = Map::with_capacity(attrs.len() + 5);
     out.insert(
         "schemas".into(),
-        user_schemas(attrs.contains_key(ENTERPRISE_USER_SCHEMA_ID)),
+        user_schemas(
+            attrs.contains_key(ENTERPRISE_USER_SCHEMA_ID),
+            has_membership(&server),
+        ),
     );
     out.insert("id".into(), u.id.to_string().into());
     out.extend(attrs);
-    for (k, v) in user_server_attrs(state, u, base_url) {
+    for (k, v) in server {
         out.insert(k.into(), v);
     }
     Value::Object(out)
 }
 
-fn user_schemas(enterprise: bool) -> Value {
+/// RFC 7643 §3: `schemas` names the core schema and each extension the resource carries.
+fn user_schemas(enterprise: bool, membership: bool) -> Value {
     let mut schemas = vec![Value::from(USER_SCHEMA_ID)];
     if enterprise {
         schemas.push(ENTERPRISE_USER_SCHEMA_ID.into());
     }
-    schemas.push(MEMBERSHIP_SCHEMA_ID.into());
+    if membership {
+        schemas.push(MEMBERSHIP_SCHEMA_ID.into());
+    }
     Value::Array(schemas)
+}
+
+fn has_membership(server: &[(&str, Value)]) -> bool {
+    server.iter().any(|(k, _)| *k == MEMBERSHIP_SCHEMA_ID)
 }
 
 /// The same User as JSON text, without parsing its stored attributes: they are spliced in
 /// as the text they are kept as. Equal to `user(..).to_string()` (a unit test holds them
 /// to it); used for whole-resource answers, the lookups every IdP makes.
 pub fn user_text(state: &OrgState, u: &UserRecord, base_url: &str) -> String {
+    let ext = u.extensions();
+    if ext.membership {
+        // The stored (empty) view object cannot be spliced: the server's values replace it.
+        return user(state, u, base_url).to_string();
+    }
+    let server = user_server_attrs(state, u, false, base_url);
     let attrs = u.attrs.as_json();
     let mut out = String::with_capacity(attrs.len() + 512);
     out.push_str("{\"schemas\":");
-    out.push_str(&user_schemas(u.has_enterprise_extension()).to_string());
+    out.push_str(&user_schemas(ext.enterprise, has_membership(&server)).to_string());
     out.push_str(",\"id\":\"");
     out.push_str(&u.id.to_string());
     out.push('"');
@@ -67,7 +86,7 @@ pub fn user_text(state: &OrgState, u: &UserRecord, base_url: &str) -> String {
         out.push(',');
         out.push_str(inner);
     }
-    for (k, v) in user_server_attrs(state, u, base_url) {
+    for (k, v) in server {
         out.push(',');
         out.push_str(&Value::from(k).to_string());
         out.push(':');
@@ -78,10 +97,11 @@ pub fn user_text(state: &OrgState, u: &UserRecord, base_url: &str) -> String {
 }
 
 /// The server's attributes of a User, in output order: `groups` (when any), the
-/// membership extension, `meta`.
+/// membership extension (when the user is a member or the client attached it), `meta`.
 fn user_server_attrs(
     state: &OrgState,
     u: &UserRecord,
+    attached: bool,
     base_url: &str,
 ) -> Vec<(&'static str, Value)> {
     let mut out = Vec::with_capacity(3);
@@ -100,12 +120,16 @@ fn user_server_attrs(
             .collect();
         out.push(("groups", Value::Array(list)));
     }
-    // Always present; empty while the user is in no mapped group (no role, no status).
-    let membership = match state.member_for_user(u.id) {
-        Some(m) => json!({"role": m.role, "status": m.status, "memberId": m.id.to_string()}),
-        None => json!({}),
-    };
-    out.push((MEMBERSHIP_SCHEMA_ID, membership));
+    // A user in no mapped group has no role and no status: the extension is unassigned
+    // (RFC 7643 §2.5) and left out, unless the client attached it (then it shows empty).
+    match state.member_for_user(u.id) {
+        Some(m) => out.push((
+            MEMBERSHIP_SCHEMA_ID,
+            json!({"role": m.role, "status": m.status, "memberId": m.id.to_string()}),
+        )),
+        None if attached => out.push((MEMBERSHIP_SCHEMA_ID, json!({}))),
+        None => {}
+    }
     out.push((
         "meta",
         meta(

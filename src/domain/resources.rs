@@ -85,13 +85,26 @@ struct UserNamePeek<'a> {
     user_name: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// Which extension objects a User's attributes hold.
 #[derive(Deserialize)]
-struct EnterprisePeek {
+pub struct Extensions {
     #[serde(
         rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-        default
+        default,
+        deserialize_with = "present"
     )]
-    enterprise: Option<serde::de::IgnoredAny>,
+    pub enterprise: bool,
+    /// The membership view attached by the client (`scim::resource::is_server_view`).
+    #[serde(
+        rename = "urn:scimd:params:scim:schemas:extension:membership:1.0:User",
+        default,
+        deserialize_with = "present"
+    )]
+    pub membership: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 impl UserRecord {
@@ -103,8 +116,8 @@ impl UserRecord {
             .unwrap_or_default()
     }
 
-    pub fn has_enterprise_extension(&self) -> bool {
-        self.attrs.peek::<EnterprisePeek>().enterprise.is_some()
+    pub fn extensions(&self) -> Extensions {
+        self.attrs.peek()
     }
 
     pub fn profile(&self) -> Profile {
@@ -198,6 +211,7 @@ impl GroupRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scim::schema::MEMBERSHIP_SCHEMA_ID;
     use serde_json::json;
 
     fn user(attrs: Value) -> UserRecord {
@@ -261,7 +275,11 @@ mod tests {
         let back: UserRecord = serde_json::from_value(stored).unwrap();
         assert_eq!(back, u);
         assert_eq!(back.user_name(), "j");
-        assert!(back.has_enterprise_extension());
-        assert!(!user(json!({"userName": "j"})).has_enterprise_extension());
+        assert!(back.extensions().enterprise);
+        assert!(!back.extensions().membership);
+        let plain = user(json!({"userName": "j"})).extensions();
+        assert!(!plain.enterprise && !plain.membership);
+        let view = user(json!({"userName": "j", MEMBERSHIP_SCHEMA_ID: {}})).extensions();
+        assert!(!view.enterprise && view.membership);
     }
 }

@@ -10,9 +10,9 @@ use super::error::{ScimError, ScimResult};
 use super::filter::{matches, validate, AttrPath, CompValue, CompareOp, Filter};
 use super::path::{parse_path, PatchPath};
 use super::resource::{
-    container, container_mut, is_primary, is_stored, is_unassigned, missing_required,
-    normalize_attr_value, normalize_element, normalize_sub_value, prune_extension, resolve_name,
-    resolve_path, Named,
+    container, container_mut, is_primary, is_server_view, is_stored, is_unassigned,
+    missing_required, normalize_attr_value, normalize_element, normalize_sub_value,
+    prune_extension, resolve_name, resolve_path, Named,
 };
 use super::schema::{
     AttrDef, AttrType, Mutability, Resolved, ResourceTypeDef, SchemaDef, GROUP_RESOURCE,
@@ -303,11 +303,7 @@ fn apply_pathless(
     for (key, v) in obj {
         match resolve_name(rt, key) {
             Named::Schemas | Named::Unknown => {}
-            Named::Extension(ext) => {
-                if ext.attributes.iter().any(is_stored) {
-                    write_extension(attrs, rt, ext, replace, v)?;
-                }
-            }
+            Named::Extension(ext) => write_extension(attrs, rt, ext, replace, v)?,
             Named::Attr(r, sub) => {
                 if is_stored(r.attr) && sub.is_none_or(is_stored) {
                     let t = Target {
@@ -340,6 +336,13 @@ fn write_extension(
             if replace {
                 attrs.remove(ext.id);
             }
+            Ok(())
+        }
+        Value::Object(_) if is_server_view(ext) => {
+            // Attaches the extension; its values are the server's (see `is_server_view`).
+            attrs
+                .entry(ext.id)
+                .or_insert_with(|| Value::Object(Map::new()));
             Ok(())
         }
         Value::Object(o) => {
@@ -383,8 +386,9 @@ fn resolve_patch_path<'p>(rt: &ResourceTypeDef, path: &'p PatchPath) -> ScimResu
                 )));
             }
             // An extension whose attributes are all read-only (scimd's membership view)
-            // holds nothing a client can set: a write to it is ignored like any
-            // read-only data in a value object (RFC 7643 §7), not refused.
+            // holds nothing a client can set, but the client may attach or detach it
+            // (see `is_server_view`); its read-only values in the request are ignored
+            // like any read-only data in a value object (RFC 7643 §7), not refused.
             return Ok(PathTarget::Extension(ext));
         }
         Named::Attr(r, sub) => (r, sub),
@@ -1459,6 +1463,8 @@ mod tests {
         .unwrap();
         let mut want = Value::Object(base_user());
         want["title"] = json!("CTO");
+        // The membership view is attached; the role in it is the server's and dropped.
+        want[MEMBERSHIP_SCHEMA_ID] = json!({});
         assert_eq!(u, want);
     }
 
@@ -1644,16 +1650,37 @@ mod tests {
     }
 
     #[test]
-    fn writes_to_the_read_only_extension_as_a_whole_change_nothing() {
-        // Its attributes are all the server's: like read-only data in a value object,
-        // they are ignored rather than refused (the request carries nothing to store).
+    fn the_read_only_extension_is_attached_and_detached_but_never_takes_values() {
+        // Its attributes are all the server's: a write of its object attaches it (an empty
+        // object under its URN) and drops the values, like read-only data in a value
+        // object; `remove` detaches it. Nothing else changes.
         let before = Value::Object(base_user());
-        for op in ["add", "replace", "remove"] {
+        let mut attached = base_user();
+        attached.insert(MEMBERSHIP_SCHEMA_ID.into(), json!({}));
+        let attached = Value::Object(attached);
+        for op in ["add", "replace", "Replace"] {
             let r = user_patch(
                 json!([{"op": op, "path": MEMBERSHIP_SCHEMA_ID, "value": {"role": "admin"}}]),
             );
-            assert_eq!(r.unwrap(), before, "{op}");
+            assert_eq!(r.unwrap(), attached, "{op}");
+            let r =
+                user_patch(json!([{"op": op, "value": {MEMBERSHIP_SCHEMA_ID: {"status": "x"}}}]));
+            assert_eq!(r.unwrap(), attached, "path-less {op}");
         }
+        let r = user_patch(json!([
+            {"op": "add", "path": MEMBERSHIP_SCHEMA_ID, "value": {}},
+            {"op": "remove", "path": MEMBERSHIP_SCHEMA_ID}
+        ]));
+        assert_eq!(r.unwrap(), before, "add then remove");
+        let r = user_patch(json!([
+            {"op": "add", "path": MEMBERSHIP_SCHEMA_ID, "value": {}},
+            {"op": "replace", "path": MEMBERSHIP_SCHEMA_ID, "value": null}
+        ]));
+        assert_eq!(r.unwrap(), before, "replace with null");
+        let r = user_patch(json!([{"op": "remove", "path": MEMBERSHIP_SCHEMA_ID}]));
+        assert_eq!(r.unwrap(), before, "remove of a detached extension");
+        let r = user_patch(json!([{"op": "add", "path": MEMBERSHIP_SCHEMA_ID, "value": "admin"}]));
+        assert_eq!(err_type(r), ScimType::InvalidValue);
     }
 
     #[test]

@@ -99,6 +99,17 @@ pub fn is_stored(attr: &AttrDef) -> bool {
     )
 }
 
+/// Whether an extension holds only server data (scimd's membership view): no client
+/// value of it is ever stored. A client may still attach such an extension to a resource
+/// and detach it again. Writing its object (POST, PUT, PATCH `add`/`replace`) keeps an
+/// empty object under its URN, which says the resource carries the extension (RFC 7643 §3:
+/// a resource's `schemas` names the extensions it has). PATCH `remove` on its URN, or a
+/// `null`, takes it away. The values are the server's, filled in when the resource is
+/// rendered, and a resource the server has values for carries it either way.
+pub fn is_server_view(ext: &SchemaDef) -> bool {
+    !ext.attributes.iter().any(is_stored)
+}
+
 /// The stored object that holds an attribute: the resource map itself for core attributes,
 /// the object under the extension URN for extension attributes (RFC 7643 §3.3).
 pub(crate) fn container<'a>(
@@ -383,10 +394,10 @@ pub(crate) fn is_primary(element: &Value) -> bool {
 /// - Keys are resolved case-insensitively; extension data is accepted both as
 ///   `"<urn>": {...}` and as URN-qualified keys `"<urn>:<attr>"`, and a dotted key
 ///   (`"name.givenName"`) sets one sub-attribute of a singular complex attribute.
-/// - readOnly attributes (`id`, `meta`, `groups`, the membership extension) and unknown
-///   attributes are ignored: IdPs echo server data and send extras, and neither may break
+/// - readOnly attributes (`id`, `meta`, `groups`, the membership extension's values) and
+///   unknown attributes are ignored: IdPs echo server data and send extras, and neither may break
 ///   a sync (RFC 7644 §3.5.1: readOnly values "SHALL be ignored"). `password` is accepted
-///   and dropped.
+///   and dropped. The membership extension's object attaches it (see [`is_server_view`]).
 /// - A PUT replaces everything, so the caller must not merge the result with the old map.
 /// - Required attributes (`userName`, Group `displayName`) must be present and not blank
 ///   (`invalidValue`).
@@ -401,6 +412,9 @@ pub fn normalize_resource(body: &Value, rt: &ResourceTypeDef) -> ScimResult<Map<
         match resolve_name(rt, key) {
             Named::Schemas => check_schemas(value, rt)?,
             Named::Extension(ext) => match value {
+                Value::Object(_) if is_server_view(ext) => {
+                    out.insert(ext.id.into(), Value::Object(Map::new()));
+                }
                 Value::Object(inner) => {
                     for (k, v) in inner {
                         if let Some(attr) = ext.attr(k) {
@@ -831,7 +845,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             u,
-            json!({"userName": "jo", "name": {"givenName": "Jo"}, ENT: {"manager": {"value": "m"}}})
+            // The membership view is attached; the role in it is the server's and dropped.
+            json!({"userName": "jo", "name": {"givenName": "Jo"}, ENT: {"manager": {"value": "m"}},
+                MEMBERSHIP_SCHEMA_ID: {}})
         );
     }
 

@@ -154,10 +154,13 @@ async fn joining_a_mapped_group_makes_a_member_and_the_best_role_wins() {
         .scim(Method::GET, &o.token, &format!("/Users/{ada}"), None)
         .await
         .expect(200);
-    assert_eq!(
-        u["urn:scimd:params:scim:schemas:extension:membership:1.0:User"],
-        json!({})
+    // No member yet: the extension is unassigned and left out (RFC 7643 §2.5).
+    assert!(
+        u.get("urn:scimd:params:scim:schemas:extension:membership:1.0:User")
+            .is_none(),
+        "{u}"
     );
+    assert_eq!(u["schemas"].as_array().unwrap().len(), 1, "{u}");
     o.patch(
         &format!("/Groups/{readers}"),
         json!([{"op": "add", "path": "members", "value": [{"value": ada}]}]),

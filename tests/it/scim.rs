@@ -127,6 +127,37 @@ async fn attribute_characteristics_are_honoured() {
     assert_eq!(p["displayName"], "Ada");
     assert!(p.get(ENT).is_none(), "PUT replaced the extension away: {p}");
     assert_eq!(p["id"], id);
+    // The membership extension is the server's: a non-member carries none, a client may
+    // attach it (its values are ignored, it shows empty) and detach it, and a path into
+    // it is refused.
+    const MEMBERSHIP: &str = "urn:scimd:params:scim:schemas:extension:membership:1.0:User";
+    assert!(p.get(MEMBERSHIP).is_none(), "{p}");
+    let path = format!("/Users/{id}");
+    let patch = |ops: serde_json::Value| c.scim(Method::PATCH, &t, &path, Some(patch_body(ops)));
+    let a = patch(json!([{"op": "add", "path": MEMBERSHIP, "value": {"role": "admin"}}]))
+        .await
+        .expect(200);
+    assert_eq!(a[MEMBERSHIP], json!({}), "{a}");
+    assert!(a["schemas"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(MEMBERSHIP)));
+    let g = c
+        .scim(Method::GET, &t, &format!("/Users/{id}"), None)
+        .await
+        .expect(200);
+    assert_eq!(g[MEMBERSHIP], json!({}));
+    patch(json!([{"op": "replace", "path": format!("{MEMBERSHIP}:role"), "value": "admin"}]))
+        .await
+        .expect_scim_error(400, Some("mutability"));
+    let d = patch(json!([{"op": "remove", "path": MEMBERSHIP}]))
+        .await
+        .expect(200);
+    assert!(d.get(MEMBERSHIP).is_none(), "{d}");
+    assert!(!d["schemas"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(MEMBERSHIP)));
 }
 
 #[actix_rt::test]
