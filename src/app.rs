@@ -73,23 +73,51 @@ fn admin_token(
     Ok((hash, Some(raw)))
 }
 
+/// Open the store and settle the admin token, on a thread of its own at the write
+/// pipeline's priority: the threads sled starts (its flusher and IO pool) inherit it.
+async fn open_store(
+    config: &Config,
+) -> std::io::Result<(Arc<dyn Store>, (TokenHash, Option<String>))> {
+    let (dir, cache, nice) = (
+        config.data_dir.clone(),
+        config.store_cache_bytes,
+        config.pipeline_nice,
+    );
+    let configured = config.admin_token.clone();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("scimd-store-open".into())
+        .spawn(move || {
+            crate::util::lower_thread_priority(nice);
+            let opened = SledStore::open(&dir, cache)
+                .map_err(std::io::Error::other)
+                .and_then(|store| {
+                    let store: Arc<dyn Store> = Arc::new(store);
+                    let admin = admin_token(&*store, configured.as_deref())?;
+                    Ok((store, admin))
+                });
+            let _ = tx.send(opened);
+        })?;
+    rx.await.map_err(std::io::Error::other)?
+}
+
 /// Open the store, start the actors and bind the HTTP server (not yet awaited).
 pub async fn start(config: Config) -> std::io::Result<Running> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let (dir, cache) = (config.data_dir.clone(), config.store_cache_bytes);
-    let store: Arc<dyn Store> = Arc::new(
-        tokio::task::spawn_blocking(move || SledStore::open(&dir, cache))
-            .await
-            .map_err(std::io::Error::other)?
-            .map_err(std::io::Error::other)?,
-    );
-    let (admin_token_hash, generated_admin_token) =
-        admin_token(&*store, config.admin_token.as_deref())?;
+    let (store, (admin_token_hash, generated_admin_token)) = open_store(&config).await?;
     let tokens = TokenIndex::new(store.tokens().map_err(std::io::Error::other)?);
 
     let commits = Arc::new(CommitStats::default());
-    let persistence = PersistenceActor::new(store.clone(), commits.clone()).start();
-    let arbiters: Vec<Arbiter> = (0..config.actor_threads).map(|_| Arbiter::new()).collect();
+    let persistence =
+        PersistenceActor::new(store.clone(), commits.clone(), config.pipeline_nice).start();
+    let nice = config.pipeline_nice;
+    let arbiters: Vec<Arbiter> = (0..config.actor_threads)
+        .map(|_| {
+            let a = Arbiter::new();
+            a.spawn_fn(move || crate::util::lower_thread_priority(nice));
+            a
+        })
+        .collect();
     let directory = Directory::new(
         store.clone(),
         persistence.clone(),
@@ -97,6 +125,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
         DirectoryConfig {
             max_pending: config.org_max_pending,
             idle_after: config.org_idle,
+            write_slots: config.write_slots,
         },
     );
     let registry = TokenRegistry::new(tokens.clone(), directory.clone()).start();

@@ -58,6 +58,17 @@ pub struct ServeArgs {
     /// Commits one organization may have waiting for the disk before it gets 429.
     #[arg(long, env = "SCIMD_ORG_MAX_PENDING", default_value_t = 1024)]
     pub org_max_pending: usize,
+    /// Writes running at once that active organizations share. While several are active,
+    /// each runs at most max(4, this / active) at once and its other writes wait their turn,
+    /// so one organization's flood cannot stand before the others' requests. A lone active
+    /// organization is not limited.
+    #[arg(long, env = "SCIMD_WRITE_SLOTS", default_value_t = 32)]
+    pub write_slots: usize,
+    /// Nice value (0-19) of the write pipeline's threads (organization actors, the
+    /// flusher, the store's IO threads), so the HTTP workers, which answer every
+    /// organization's reads, run first. 0 leaves them at the process's priority.
+    #[arg(long, env = "SCIMD_PIPELINE_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
+    pub pipeline_nice: i32,
     /// Seconds an organization may stay idle before its actor is unloaded.
     #[arg(long, env = "SCIMD_ORG_IDLE_SECS", default_value_t = 600)]
     pub org_idle_secs: u64,
@@ -87,6 +98,8 @@ pub struct Config {
     pub max_results: usize,
     pub bulk_max_operations: usize,
     pub org_max_pending: usize,
+    pub write_slots: usize,
+    pub pipeline_nice: i32,
     pub org_idle: Duration,
     pub shutdown_timeout: Duration,
     pub store_cache_bytes: u64,
@@ -115,6 +128,7 @@ impl Config {
             ("SCIMD_MAX_RESULTS", a.max_results),
             ("SCIMD_BULK_MAX_OPERATIONS", a.bulk_max_operations),
             ("SCIMD_ORG_MAX_PENDING", a.org_max_pending),
+            ("SCIMD_WRITE_SLOTS", a.write_slots),
         ] {
             if v == 0 {
                 return Err(format!("{name} must be positive"));
@@ -131,6 +145,8 @@ impl Config {
             max_results: a.max_results,
             bulk_max_operations: a.bulk_max_operations,
             org_max_pending: a.org_max_pending,
+            write_slots: a.write_slots,
+            pipeline_nice: a.pipeline_nice,
             org_idle: Duration::from_secs(a.org_idle_secs.max(1)),
             shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
             store_cache_bytes: a.store_cache_mb.max(1) << 20,
@@ -152,6 +168,8 @@ impl Config {
             max_results: 1000,
             bulk_max_operations: 1000,
             org_max_pending: 1024,
+            write_slots: 32,
+            pipeline_nice: 0,
             org_idle: Duration::from_secs(600),
             shutdown_timeout: Duration::from_secs(5),
             store_cache_bytes: 16 << 20,

@@ -44,6 +44,24 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Lower the calling thread's scheduling priority to `nice` (0 to 19; 0 changes nothing).
+/// Threads it starts later inherit it, which is how sled's IO threads, started from the
+/// threads that write, get it too. Raising a priority would need privileges; lowering one
+/// never does. On Linux, `setpriority(PRIO_PROCESS, 0, ..)` acts on the calling thread.
+pub fn lower_thread_priority(nice: i32) {
+    if nice <= 0 {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: a plain syscall on the calling thread; no memory is passed.
+        let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice.min(19)) };
+        if r != 0 {
+            tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower thread priority");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,6 +3,7 @@
 
 use super::org::{Applied, Apply, OrgActor, Published};
 use super::persistence::PersistenceActor;
+use super::share::{OrgShare, WriteShares};
 use crate::domain::command::Command;
 use crate::domain::ids::OrgId;
 use crate::domain::state::OrgParts;
@@ -26,6 +27,8 @@ pub struct OrgHandle {
     /// Commands sent to this org and not yet answered (queued in the mailbox or waiting
     /// for their flush). Bounded by `max_pending`: past it, callers get 429.
     in_flight: Arc<AtomicUsize>,
+    /// This org's side of the fair shares of the write pipeline (see [`super::share`]).
+    share: Arc<OrgShare>,
 }
 
 /// Decrements an org's in-flight count when a command's caller is done with it.
@@ -47,6 +50,11 @@ impl OrgHandle {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    /// Writes of this org running now, within its share (see [`super::share`]).
+    pub fn running(&self) -> usize {
+        self.share.running()
+    }
+
     /// Pause this org's mailbox until `release` fires (see [`super::org::Hold`]).
     pub fn hold(&self, release: tokio::sync::oneshot::Receiver<()>) {
         self.addr.do_send(super::org::Hold(release));
@@ -61,6 +69,8 @@ impl OrgHandle {
 pub struct DirectoryConfig {
     pub max_pending: usize,
     pub idle_after: Duration,
+    /// Writes running at once that active orgs share (see [`super::share`]).
+    pub write_slots: usize,
 }
 
 pub struct Directory {
@@ -69,6 +79,7 @@ pub struct Directory {
     persistence: Addr<PersistenceActor>,
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
+    shares: WriteShares,
     config: DirectoryConfig,
 }
 
@@ -86,6 +97,7 @@ impl Directory {
             persistence,
             arbiters,
             next_arbiter: AtomicUsize::new(0),
+            shares: WriteShares::new(config.write_slots),
             config,
         })
     }
@@ -99,8 +111,20 @@ impl Directory {
             .count()
     }
 
-    /// The org's handle, loading it on first use. `NotFound` if no such org exists.
+    /// Orgs that made a request in the last moment (see [`super::share`]).
+    pub fn active(&self) -> usize {
+        self.shares.active()
+    }
+
+    /// The org's handle, loading it on first use, and counting the org as active. Every
+    /// SCIM request gets its org here. `NotFound` if no such org exists.
     pub async fn get(self: &Arc<Self>, org: OrgId) -> DomainResult<OrgHandle> {
+        let handle = self.load(org).await?;
+        self.shares.touch(&handle.share);
+        Ok(handle)
+    }
+
+    async fn load(self: &Arc<Self>, org: OrgId) -> DomainResult<OrgHandle> {
         let cell = self.slots.lock().entry(org).or_default().clone();
         let this = self.clone();
         let result = cell
@@ -147,6 +171,7 @@ impl Directory {
             addr,
             published,
             in_flight: Arc::new(AtomicUsize::new(0)),
+            share: Arc::default(),
         }
     }
 
@@ -209,6 +234,9 @@ impl Directory {
                 });
             }
             let _in_flight = InFlight(handle.in_flight.clone());
+            // While other orgs are active, wait for a slot of this org's share: its
+            // burst of writes must not stand before their requests without bound.
+            let _running = self.shares.enter(&handle.share).await;
             match handle.addr.send(Apply(slot.clone())).await {
                 Ok(r) => return r,
                 Err(MailboxError::Closed) if slot.lock().is_some() => {

@@ -6,3 +6,4 @@ pub mod directory;
 pub mod org;
 pub mod persistence;
 pub mod registry;
+pub mod share;

@@ -48,11 +48,15 @@ pub struct PersistenceActor {
 const MAX_GROUP: usize = 4096;
 
 impl PersistenceActor {
-    pub fn new(store: Arc<dyn Store>, stats: Arc<CommitStats>) -> PersistenceActor {
+    /// `nice`: the flusher thread's priority (see `Config::pipeline_nice`).
+    pub fn new(store: Arc<dyn Store>, stats: Arc<CommitStats>, nice: i32) -> PersistenceActor {
         let (tx, rx) = mpsc::channel::<Job>();
         let flusher = std::thread::Builder::new()
             .name("scimd-flusher".into())
-            .spawn(move || flusher(store, rx, stats))
+            .spawn(move || {
+                crate::util::lower_thread_priority(nice);
+                flusher(store, rx, stats)
+            })
             .expect("spawn flusher thread");
         PersistenceActor {
             queue: Some(tx),

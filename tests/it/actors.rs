@@ -176,3 +176,69 @@ async fn a_flooding_org_gets_429_with_retry_after() {
     let list = c.scim(Method::GET, &a, "/Users", None).await.expect(200);
     assert_eq!(list["totalResults"], 4, "refused requests changed nothing");
 }
+
+/// Fair shares: while another org is active, a flooding org runs at most its share of the
+/// write slots at once (32 / 2 here); its other writes wait, admitted and counted but not
+/// running. When the org moves again every write completes. A lone org is not limited.
+#[actix_rt::test]
+async fn a_flooding_org_runs_at_most_its_share_while_others_are_active() {
+    let s = TestServer::start().await;
+    let c = &s.client;
+    let (a_id, _) = c.org_with_token("a").await;
+    let (b_id, _) = c.org_with_token("b").await;
+    let (a_id, b_id): (OrgId, OrgId) = (a_id.parse().unwrap(), b_id.parse().unwrap());
+    let dir = s.state.directory.clone();
+
+    // Flood `org` with `n` writes while its mailbox is held; return how many ran at once.
+    let flood = |org: OrgId, n: usize, other: Option<OrgId>, round: u8| {
+        let dir = dir.clone();
+        async move {
+            let handle = dir.get(org).await.unwrap();
+            let (release, hold) = tokio::sync::oneshot::channel();
+            handle.hold(hold);
+            if let Some(other) = other {
+                dir.get(other).await.unwrap(); // `other` makes a request: it is active
+            }
+            let tasks: Vec<_> = (0..n)
+                .map(|i| {
+                    let dir = dir.clone();
+                    actix_rt::spawn(async move {
+                        dir.apply(
+                            org,
+                            Command::CreateUser(attrs(&format!("r{round}-{i}@a.test"))),
+                        )
+                        .await
+                    })
+                })
+                .collect();
+            let mut waited = 0;
+            while handle.in_flight() < n {
+                assert!(waited < 1000, "writes never admitted");
+                actix_rt::time::sleep(std::time::Duration::from_millis(5)).await;
+                waited += 1;
+            }
+            let running = handle.running();
+            release.send(()).unwrap();
+            for t in tasks {
+                t.await.unwrap().expect("every write completes");
+            }
+            assert_eq!(handle.running(), 0);
+            running
+        }
+    };
+    assert_eq!(
+        flood(a_id, 40, Some(b_id), 1).await,
+        16,
+        "two active orgs: 32 / 2"
+    );
+    assert_eq!(dir.active(), 2);
+
+    // Once B has been quiet for two epochs, A alone runs all its writes at once.
+    actix_rt::time::sleep(scimd::actors::share::EPOCH * 3).await;
+    assert_eq!(
+        flood(a_id, 40, None, 2).await,
+        40,
+        "a lone org is not limited"
+    );
+    assert_eq!(dir.active(), 1);
+}

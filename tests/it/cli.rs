@@ -26,6 +26,8 @@ fn help_lists_every_setting_with_its_variable() {
         "SCIMD_BULK_MAX_OPERATIONS",
         "SCIMD_ORG_MAX_PENDING",
         "SCIMD_ORG_IDLE_SECS",
+        "SCIMD_WRITE_SLOTS",
+        "SCIMD_PIPELINE_NICE",
         "SCIMD_SHUTDOWN_TIMEOUT_SECS",
         "SCIMD_STORE_CACHE_MB",
         "SCIMD_LOG",
@@ -40,11 +42,18 @@ fn help_lists_every_setting_with_its_variable() {
         .output()
         .unwrap();
     assert!(String::from_utf8(top.stdout).unwrap().contains("serve"));
-    let bad = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .args(["serve", "--public-url", "ftp://x"])
-        .output()
-        .unwrap();
-    assert_eq!(bad.status.code(), Some(2));
+    for bad in [
+        &["--public-url", "ftp://x"][..],
+        &["--pipeline-nice", "20"],
+        &["--write-slots", "0"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+            .arg("serve")
+            .args(bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
 }
 
 /// Start without SCIMD_ADMIN_TOKEN; return (stdout lines up to the listening line, child).
