@@ -62,7 +62,7 @@ pub struct ServeArgs {
     /// each runs at most max(4, this / active) at once and its other writes wait their turn,
     /// so one organization's flood cannot stand before the others' requests. A lone active
     /// organization is not limited.
-    #[arg(long, env = "SCIMD_WRITE_SLOTS", default_value_t = 32)]
+    #[arg(long, env = "SCIMD_WRITE_SLOTS", default_value_t = 24)]
     pub write_slots: usize,
     /// Nice value (0-19) of the write pipeline's threads (organization actors, the
     /// flusher, the store's IO threads), so the HTTP workers, which answer every
@@ -168,7 +168,7 @@ impl Config {
             max_results: 1000,
             bulk_max_operations: 1000,
             org_max_pending: 1024,
-            write_slots: 32,
+            write_slots: 24,
             pipeline_nice: 0,
             org_idle: Duration::from_secs(600),
             shutdown_timeout: Duration::from_secs(5),

@@ -178,7 +178,7 @@ async fn a_flooding_org_gets_429_with_retry_after() {
 }
 
 /// Fair shares: while another org is active, a flooding org runs at most its share of the
-/// write slots at once (32 / 2 here); its other writes wait, admitted and counted but not
+/// write slots at once (24 / 2 here); its other writes wait, admitted and counted but not
 /// running. When the org moves again every write completes. A lone org is not limited.
 #[actix_rt::test]
 async fn a_flooding_org_runs_at_most_its_share_while_others_are_active() {
@@ -228,8 +228,8 @@ async fn a_flooding_org_runs_at_most_its_share_while_others_are_active() {
     };
     assert_eq!(
         flood(a_id, 40, Some(b_id), 1).await,
-        16,
-        "two active orgs: 32 / 2"
+        12,
+        "two active orgs: 24 / 2"
     );
     assert_eq!(dir.active(), 2);
 
