@@ -31,7 +31,8 @@ pub fn user(state: &OrgState, u: &UserRecord, base_url: &str) -> Value {
     let mut attrs = u.attrs.to_map();
     // An attached membership view is stored empty; the server's values replace it below.
     let attached = attrs.remove(MEMBERSHIP_SCHEMA_ID).is_some();
-    let server = user_server_attrs(state, u, attached, base_url);
+    let mut server = user_server_attrs(state, u, attached, base_url);
+    server.push(("meta", user_meta(u, base_url)));
     let mut out = Map::with_capacity(attrs.len() + 5);
     out.insert(
         "schemas".into(),
@@ -76,10 +77,22 @@ pub fn user_text(state: &OrgState, u: &UserRecord, base_url: &str) -> String {
     let server = user_server_attrs(state, u, false, base_url);
     let attrs = u.attrs.as_json();
     let mut out = String::with_capacity(attrs.len() + 512);
-    out.push_str("{\"schemas\":");
-    out.push_str(&user_schemas(ext.enterprise, has_membership(&server)).to_string());
-    out.push_str(",\"id\":\"");
-    out.push_str(&u.id.to_string());
+    // Written straight into `out`: a lookup answers with exactly this, and building the
+    // fixed parts as `Value`s first cost a dozen allocations per answer.
+    out.push_str("{\"schemas\":[\"");
+    out.push_str(USER_SCHEMA_ID);
+    if ext.enterprise {
+        out.push_str("\",\"");
+        out.push_str(ENTERPRISE_USER_SCHEMA_ID);
+    }
+    if has_membership(&server) {
+        out.push_str("\",\"");
+        out.push_str(MEMBERSHIP_SCHEMA_ID);
+    }
+    out.push_str("\"],\"id\":\"");
+    let mut buf = uuid::Uuid::encode_buffer();
+    let id = u.id.0.hyphenated().encode_lower(&mut buf);
+    out.push_str(id);
     out.push('"');
     let inner = &attrs[1..attrs.len() - 1];
     if !inner.is_empty() {
@@ -87,17 +100,43 @@ pub fn user_text(state: &OrgState, u: &UserRecord, base_url: &str) -> String {
         out.push_str(inner);
     }
     for (k, v) in server {
-        out.push(',');
-        out.push_str(&Value::from(k).to_string());
-        out.push(':');
+        out.push_str(",\"");
+        out.push_str(k); // a schema URN or `groups`: nothing to escape
+        out.push_str("\":");
         out.push_str(&v.to_string());
     }
-    out.push('}');
+    out.push_str(",\"meta\":{\"resourceType\":\"User\",\"created\":\"");
+    out.push_str(&u.created.to_rfc3339());
+    out.push_str("\",\"lastModified\":\"");
+    out.push_str(&u.last_modified.to_rfc3339());
+    out.push_str("\",\"version\":\"W/\\\"");
+    out.push_str(&u.version.0.to_string());
+    out.push_str("\\\"\",\"location\":");
+    push_json_str(&mut out, base_url);
+    out.pop(); // reopen the string to append the path
+    out.push_str("/Users/");
+    out.push_str(id);
+    out.push_str("\"}}");
     out
 }
 
-/// The server's attributes of a User, in output order: `groups` (when any), the
-/// membership extension (when the user is a member or the client attached it), `meta`.
+/// `s` as a JSON string literal, appended to `out`.
+fn push_json_str(out: &mut String, s: &str) {
+    out.push_str(&Value::from(s).to_string());
+}
+
+fn user_meta(u: &UserRecord, base_url: &str) -> Value {
+    meta(
+        "User",
+        &u.created.to_rfc3339(),
+        &u.last_modified.to_rfc3339(),
+        u.version.etag(),
+        format!("{base_url}/Users/{}", u.id),
+    )
+}
+
+/// The server's attributes of a User but `meta`, in output order: `groups` (when any), the
+/// membership extension (when the user is a member or the client attached it).
 fn user_server_attrs(
     state: &OrgState,
     u: &UserRecord,
@@ -130,16 +169,6 @@ fn user_server_attrs(
         None if attached => out.push((MEMBERSHIP_SCHEMA_ID, json!({}))),
         None => {}
     }
-    out.push((
-        "meta",
-        meta(
-            "User",
-            &u.created.to_rfc3339(),
-            &u.last_modified.to_rfc3339(),
-            u.version.etag(),
-            format!("{base_url}/Users/{}", u.id),
-        ),
-    ));
     out
 }
 

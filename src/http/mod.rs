@@ -120,19 +120,9 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .service(
             web::scope("/scim/v2")
                 .wrap(from_fn(request_span))
-                .service(
-                    scim_resource("/ServiceProviderConfig")
-                        .route(web::get().to(s::service_provider_config)),
-                )
-                .service(scim_resource("/Schemas").route(web::get().to(s::schemas)))
-                .service(scim_resource("/Schemas/{id}").route(web::get().to(s::schema)))
-                .service(scim_resource("/ResourceTypes").route(web::get().to(s::resource_types)))
-                .service(
-                    scim_resource("/ResourceTypes/{id}").route(web::get().to(s::resource_type)),
-                )
-                .service(scim_resource("/.search").route(web::post().to(s::search_root)))
-                .service(web::resource(["/Me", "/Me/{rest:.*}"]).to(s::me))
-                .service(scim_resource("/Bulk").route(web::post().to(s::bulk)))
+                // Users and Groups first: actix matches resources in order, and every
+                // IdP request but discovery is one of these (a dynamic segment costs a
+                // regex search per resource tried). `.search` before `{id}`.
                 .service(
                     scim_resource("/{rt:Users|Groups}")
                         .route(web::get().to(s::list))
@@ -148,6 +138,19 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
                         .route(web::patch().to(s::modify))
                         .route(web::delete().to(s::delete)),
                 )
+                .service(
+                    scim_resource("/ServiceProviderConfig")
+                        .route(web::get().to(s::service_provider_config)),
+                )
+                .service(scim_resource("/Schemas").route(web::get().to(s::schemas)))
+                .service(scim_resource("/Schemas/{id}").route(web::get().to(s::schema)))
+                .service(scim_resource("/ResourceTypes").route(web::get().to(s::resource_types)))
+                .service(
+                    scim_resource("/ResourceTypes/{id}").route(web::get().to(s::resource_type)),
+                )
+                .service(scim_resource("/.search").route(web::post().to(s::search_root)))
+                .service(web::resource(["/Me", "/Me/{rest:.*}"]).to(s::me))
+                .service(scim_resource("/Bulk").route(web::post().to(s::bulk)))
                 .default_service(web::to(scim_404)),
         )
         .service(
