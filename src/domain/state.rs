@@ -410,7 +410,7 @@ impl<'s> Tx<'s> {
         if_match: Option<Version>,
     ) -> DomainResult<()> {
         let old = self.existing_user(id, if_match)?;
-        self.update_user(old, attrs)
+        self.update_user(old, attrs, None)
     }
 
     /// `PATCH /Users/{id}` (RFC 7644 §3.5.2).
@@ -421,14 +421,21 @@ impl<'s> Tx<'s> {
         if_match: Option<Version>,
     ) -> DomainResult<()> {
         let old = self.existing_user(id, if_match)?;
-        let mut attrs = old.attrs.to_map();
+        let before = old.attrs.to_map();
+        let mut attrs = before.clone();
         patch::apply_patch(&mut attrs, ops, &USER_RESOURCE)?;
-        self.update_user(old, attrs)
+        self.update_user(old, attrs, Some(before))
     }
 
-    fn update_user(&mut self, old: Arc<UserRecord>, attrs: Map<String, Value>) -> DomainResult<()> {
+    /// `before`: the old attributes when the caller has them parsed already.
+    fn update_user(
+        &mut self,
+        old: Arc<UserRecord>,
+        attrs: Map<String, Value>,
+        before: Option<Map<String, Value>>,
+    ) -> DomainResult<()> {
         // Compared as maps: the same attributes in another order are no change either.
-        if attrs == old.attrs.to_map() {
+        if attrs == before.unwrap_or_else(|| old.attrs.to_map()) {
             // An IdP retry of a request already applied: no second effect, no event.
             return Ok(());
         }

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod scim;
 
 use crate::app::AppState;
+use crate::domain::query::Kind;
 use crate::scim::ScimError;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -112,6 +113,35 @@ fn admin_resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(admin_405))
 }
 
+/// `/Users` and `/Groups`, each resource carrying its [`Kind`] for the handlers.
+fn resource_routes(cfg: &mut web::ServiceConfig) {
+    use scim as s;
+    let kinds = [(Kind::User, "/Users"), (Kind::Group, "/Groups")];
+    for (kind, base) in kinds {
+        cfg.service(
+            scim_resource(base)
+                .app_data(kind)
+                .route(web::get().to(s::list))
+                .route(web::post().to(s::create)),
+        )
+        .service(
+            scim_resource(&format!("{base}/.search"))
+                .app_data(kind)
+                .route(web::post().to(s::search)),
+        );
+    }
+    for (kind, base) in kinds {
+        cfg.service(
+            scim_resource(&format!("{base}/{{id}}"))
+                .app_data(kind)
+                .route(web::get().to(s::get))
+                .route(web::put().to(s::replace))
+                .route(web::patch().to(s::modify))
+                .route(web::delete().to(s::delete)),
+        );
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
     use scim as s;
     cfg.app_data(state)
@@ -120,24 +150,10 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: web::Data<AppState>) {
         .service(
             web::scope("/scim/v2")
                 .wrap(from_fn(request_span))
-                // Users and Groups first: actix matches resources in order, and every
-                // IdP request but discovery is one of these (a dynamic segment costs a
-                // regex search per resource tried). `.search` before `{id}`.
-                .service(
-                    scim_resource("/{rt:Users|Groups}")
-                        .route(web::get().to(s::list))
-                        .route(web::post().to(s::create)),
-                )
-                .service(
-                    scim_resource("/{rt:Users|Groups}/.search").route(web::post().to(s::search)),
-                )
-                .service(
-                    scim_resource("/{rt:Users|Groups}/{id}")
-                        .route(web::get().to(s::get))
-                        .route(web::put().to(s::replace))
-                        .route(web::patch().to(s::modify))
-                        .route(web::delete().to(s::delete)),
-                )
+                // Users and Groups first, as static paths: actix matches resources in
+                // order and tries a regex for each one with a dynamic segment, and every
+                // IdP request but discovery is one of these. `.search` before `{id}`.
+                .configure(resource_routes)
                 .service(
                     scim_resource("/ServiceProviderConfig")
                         .route(web::get().to(s::service_provider_config)),

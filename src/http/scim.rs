@@ -55,12 +55,9 @@ fn limits(org: &ScimOrg) -> ListLimits {
     }
 }
 
-fn kind_of(path: &str) -> Kind {
-    if path.starts_with("Groups") {
-        Kind::Group
-    } else {
-        Kind::User
-    }
+/// The resource type of the route (set on each `/Users` and `/Groups` resource).
+fn kind_of(req: &HttpRequest) -> Kind {
+    req.app_data::<Kind>().copied().unwrap_or(Kind::User)
 }
 
 /// The `{id}` path segment. An id that is not one of ours cannot exist: 404, exactly as
@@ -166,7 +163,7 @@ async fn write(
     if_match: IfMatch,
     body: Option<Value>,
 ) -> ScimResponse {
-    let kind = kind_of(req.match_info().query("rt"));
+    let kind = kind_of(&req);
     let id = match req.match_info().get("id") {
         Some(raw) => Some(scim_id(raw, kind)?),
         None => None,
@@ -205,7 +202,7 @@ pub async fn delete(req: HttpRequest, org: ScimOrg, if_match: IfMatch) -> ScimRe
 }
 
 pub async fn get(req: HttpRequest, org: ScimOrg, none_match: IfNoneMatch) -> ScimResponse {
-    let kind = kind_of(req.match_info().query("rt"));
+    let kind = kind_of(&req);
     let id = scim_id(req.match_info().query("id"), kind)?;
     let p = projection(&req, &org)?;
     let snap = org.handle.snapshot();
@@ -221,7 +218,7 @@ pub async fn get(req: HttpRequest, org: ScimOrg, none_match: IfNoneMatch) -> Sci
 }
 
 pub async fn list(req: HttpRequest, org: ScimOrg) -> ScimResponse {
-    let kind = kind_of(req.match_info().query("rt"));
+    let kind = kind_of(&req);
     let q = list::from_query_pairs(&query_pairs(&req)?, &limits(&org))?;
     q.validate(kind.resource_type())?;
     let body = query::list(&org.handle.snapshot(), kind, &q, &org.state.scim_base_url);
@@ -230,7 +227,7 @@ pub async fn list(req: HttpRequest, org: ScimOrg) -> ScimResponse {
 
 /// `POST /Users/.search`, `POST /Groups/.search` (RFC 7644 §3.4.3).
 pub async fn search(req: HttpRequest, org: ScimOrg, ScimJson(body): ScimJson) -> ScimResponse {
-    let kind = kind_of(req.match_info().query("rt"));
+    let kind = kind_of(&req);
     let q = list::from_search_body(&body, &limits(&org))?;
     q.validate(kind.resource_type())?;
     let body = query::list(&org.handle.snapshot(), kind, &q, &org.state.scim_base_url);
