@@ -104,8 +104,8 @@ impl WriteShares {
     /// Wait until `org` may run one more write; the returned guard frees it.
     pub async fn enter<'a>(&self, org: &'a OrgShare) -> Running<'a> {
         loop {
-            // Registered before the check, so a release between the check and the wait
-            // is not missed.
+            // A release between the check and the wait leaves a permit (`notify_one`),
+            // so this wait still wakes; a stale permit only costs one more check.
             let freed = org.freed.notified();
             let share = self.share();
             if org

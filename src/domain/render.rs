@@ -109,20 +109,21 @@ pub fn user_text(state: &OrgState, u: &UserRecord, base_url: &str) -> String {
     out.push_str(&u.created.to_rfc3339());
     out.push_str("\",\"lastModified\":\"");
     out.push_str(&u.last_modified.to_rfc3339());
-    out.push_str("\",\"version\":\"W/\\\"");
-    out.push_str(&u.version.0.to_string());
-    out.push_str("\\\"\",\"location\":");
-    push_json_str(&mut out, base_url);
-    out.pop(); // reopen the string to append the path
+    out.push_str("\",\"version\":");
+    out.push_str(&Value::from(u.version.etag()).to_string());
+    out.push_str(",\"location\":\"");
+    out.push_str(&json_escaped(base_url));
     out.push_str("/Users/");
     out.push_str(id);
     out.push_str("\"}}");
     out
 }
 
-/// `s` as a JSON string literal, appended to `out`.
-fn push_json_str(out: &mut String, s: &str) {
-    out.push_str(&Value::from(s).to_string());
+/// `s` escaped for the inside of a JSON string (the base URL is configuration, but it is
+/// escaped like any other string).
+fn json_escaped(s: &str) -> String {
+    let quoted = Value::from(s).to_string();
+    quoted[1..quoted.len() - 1].to_owned()
 }
 
 fn user_meta(u: &UserRecord, base_url: &str) -> Value {
@@ -213,9 +214,7 @@ pub fn group(_state: &OrgState, g: &GroupRecord, base_url: &str, with_members: b
 /// returns the whole resource); building it as `Value`s first cost several times more
 /// than writing the text.
 pub fn write_members_json(g: &GroupRecord, base_url: &str, out: &mut String) {
-    // The base URL is configuration, but escape it like any other string.
-    let base = serde_json::to_string(base_url).unwrap_or_else(|_| "\"\"".into());
-    let base = &base[1..base.len() - 1];
+    let base = &json_escaped(base_url);
     let mut buf = uuid::Uuid::encode_buffer();
     out.reserve(g.members.len() * (base.len() + 110));
     out.push('[');
