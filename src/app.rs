@@ -126,6 +126,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
             max_pending: config.org_max_pending,
             idle_after: config.org_idle,
             write_slots: config.write_slots,
+            pipeline_nice: config.pipeline_nice,
         },
     );
     let registry = TokenRegistry::new(tokens.clone(), directory.clone()).start();

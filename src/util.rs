@@ -59,7 +59,66 @@ pub fn lower_thread_priority(nice: i32) {
         if r != 0 {
             tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower thread priority");
         }
+        // SAFETY: gettid has no arguments and cannot fail.
+        let tid = unsafe { libc::gettid() };
+        PIPELINE_THREADS.lock().push(tid);
     }
+}
+
+/// The write pipeline's own threads (org actors, the flusher), by thread id.
+#[cfg(target_os = "linux")]
+static PIPELINE_THREADS: parking_lot::Mutex<Vec<libc::pid_t>> = parking_lot::Mutex::new(Vec::new());
+
+/// Give the write pipeline's threads, sled's IO threads included, a short scheduler slice
+/// (`short`) or the kernel's default. With a short slice (EEVDF's custom slice,
+/// `sched_attr.sched_runtime`, Linux 6.12+; older kernels ignore it) a pipeline thread
+/// that holds the core gives it back to a woken HTTP worker within `SHORT_SLICE`. That
+/// bounds how long another org's request waits, but it costs throughput (more switches),
+/// so it is on only while several orgs are active (see `actors::share`).
+pub fn set_pipeline_slice(short: bool, nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        const SHORT_SLICE_NS: u64 = 300_000;
+        #[repr(C)]
+        struct SchedAttr {
+            size: u32,
+            policy: u32,
+            flags: u64,
+            nice: i32,
+            priority: u32,
+            runtime: u64,
+            deadline: u64,
+            period: u64,
+        }
+        let attr = SchedAttr {
+            size: std::mem::size_of::<SchedAttr>() as u32,
+            policy: libc::SCHED_OTHER as u32,
+            flags: 0,
+            nice: nice.clamp(0, 19),
+            priority: 0,
+            runtime: if short { SHORT_SLICE_NS } else { 0 },
+            deadline: 0,
+            period: 0,
+        };
+        let mut tids = PIPELINE_THREADS.lock().clone();
+        // sled starts its IO threads itself; they are found by name.
+        if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+            for t in tasks.flatten() {
+                let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+                if comm.starts_with("sled-io") {
+                    if let Some(tid) = t.file_name().to_str().and_then(|s| s.parse().ok()) {
+                        tids.push(tid);
+                    }
+                }
+            }
+        }
+        for tid in tids {
+            // SAFETY: `attr` is a valid sched_attr of the size it declares.
+            unsafe { libc::syscall(libc::SYS_sched_setattr, tid, &attr as *const SchedAttr, 0) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (short, nice);
 }
 
 #[cfg(test)]

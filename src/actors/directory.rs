@@ -71,6 +71,8 @@ pub struct DirectoryConfig {
     pub idle_after: Duration,
     /// Writes running at once that active orgs share (see [`super::share`]).
     pub write_slots: usize,
+    /// The write pipeline's nice value, kept when its scheduler slice changes.
+    pub pipeline_nice: i32,
 }
 
 pub struct Directory {
@@ -80,6 +82,8 @@ pub struct Directory {
     arbiters: Vec<ArbiterHandle>,
     next_arbiter: AtomicUsize,
     shares: WriteShares,
+    /// Whether the pipeline runs with short slices now (several orgs active).
+    contended: std::sync::atomic::AtomicBool,
     config: DirectoryConfig,
 }
 
@@ -98,6 +102,7 @@ impl Directory {
             arbiters,
             next_arbiter: AtomicUsize::new(0),
             shares: WriteShares::new(config.write_slots),
+            contended: std::sync::atomic::AtomicBool::new(false),
             config,
         })
     }
@@ -116,11 +121,25 @@ impl Directory {
         self.shares.active()
     }
 
+    /// Whether the write pipeline runs with short scheduler slices now: it does while
+    /// several orgs are active (see `util::set_pipeline_slice`).
+    pub fn contended(&self) -> bool {
+        self.contended.load(Ordering::Acquire)
+    }
+
     /// The org's handle, loading it on first use, and counting the org as active. Every
     /// SCIM request gets its org here. `NotFound` if no such org exists.
     pub async fn get(self: &Arc<Self>, org: OrgId) -> DomainResult<OrgHandle> {
         let handle = self.load(org).await?;
         self.shares.touch(&handle.share);
+        let contended = self.shares.active() >= 2;
+        if self
+            .contended
+            .compare_exchange(!contended, contended, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            crate::util::set_pipeline_slice(contended, self.config.pipeline_nice);
+        }
         Ok(handle)
     }
 

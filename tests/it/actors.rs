@@ -180,6 +180,7 @@ async fn a_flooding_org_gets_429_with_retry_after() {
 /// Fair shares: while another org is active, a flooding org runs at most its share of the
 /// write slots at once (24 / 2 here); its other writes wait, admitted and counted but not
 /// running. When the org moves again every write completes. A lone org is not limited.
+/// The pipeline's short scheduler slices follow the same activity.
 #[actix_rt::test]
 async fn a_flooding_org_runs_at_most_its_share_while_others_are_active() {
     let s = TestServer::start().await;
@@ -232,6 +233,10 @@ async fn a_flooding_org_runs_at_most_its_share_while_others_are_active() {
         "two active orgs: 24 / 2"
     );
     assert_eq!(dir.active(), 2);
+    assert!(
+        dir.contended(),
+        "two active orgs: the pipeline yields the core quickly"
+    );
 
     // Once B has been quiet for two epochs, A alone runs all its writes at once.
     actix_rt::time::sleep(scimd::actors::share::EPOCH * 3).await;
@@ -241,4 +246,5 @@ async fn a_flooding_org_runs_at_most_its_share_while_others_are_active() {
         "a lone org is not limited"
     );
     assert_eq!(dir.active(), 1);
+    assert!(!dir.contended(), "a lone org: default slices again");
 }
