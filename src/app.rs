@@ -114,7 +114,7 @@ pub async fn start(config: Config) -> std::io::Result<Running> {
     let arbiters: Vec<Arbiter> = (0..config.actor_threads)
         .map(|_| {
             let a = Arbiter::new();
-            a.spawn_fn(move || crate::util::lower_thread_priority(nice));
+            a.spawn_fn(move || crate::util::enter_write_pipeline(nice));
             a
         })
         .collect();

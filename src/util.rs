@@ -59,6 +59,16 @@ pub fn lower_thread_priority(nice: i32) {
         if r != 0 {
             tracing::warn!(nice, error = %std::io::Error::last_os_error(), "could not lower thread priority");
         }
+    }
+}
+
+/// Make the calling thread one of the write pipeline's (an org actor thread, the flusher):
+/// lower its priority to `nice` and register it for [`set_pipeline_slice`]. Only for
+/// threads that live as long as the process: a registered id must not be reused.
+pub fn enter_write_pipeline(nice: i32) {
+    lower_thread_priority(nice);
+    #[cfg(target_os = "linux")]
+    {
         // SAFETY: gettid has no arguments and cannot fail.
         let tid = unsafe { libc::gettid() };
         PIPELINE_THREADS.lock().push(tid);

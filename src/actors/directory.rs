@@ -132,11 +132,13 @@ impl Directory {
     pub async fn get(self: &Arc<Self>, org: OrgId) -> DomainResult<OrgHandle> {
         let handle = self.load(org).await?;
         self.shares.touch(&handle.share);
+        // Read first: every SCIM request passes here, and the state rarely changes.
         let contended = self.shares.active() >= 2;
-        if self
-            .contended
-            .compare_exchange(!contended, contended, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
+        if self.contended.load(Ordering::Relaxed) != contended
+            && self
+                .contended
+                .compare_exchange(!contended, contended, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
         {
             crate::util::set_pipeline_slice(contended, self.config.pipeline_nice);
         }

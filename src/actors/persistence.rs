@@ -54,7 +54,7 @@ impl PersistenceActor {
         let flusher = std::thread::Builder::new()
             .name("scimd-flusher".into())
             .spawn(move || {
-                crate::util::lower_thread_priority(nice);
+                crate::util::enter_write_pipeline(nice);
                 flusher(store, rx, stats)
             })
             .expect("spawn flusher thread");

@@ -4,7 +4,7 @@
 //! flooding writes on many connections keeps that many requests in the pipeline; each time
 //! a flush completes they all wake on the HTTP worker together, and another org's request
 //! waits behind that whole burst. So while several orgs are active, each may run at most
-//! its share of [`WriteShares::slots`] writes at once; its other writes wait (parked, at no
+//! its share of the write slots (`--write-slots`) at once; its other writes wait (parked, at no
 //! cost, and still counted against `--org-max-pending`, so nothing queues without bound).
 //! A lone active org is not limited: the share only bounds what one org can make others
 //! wait for.
@@ -49,10 +49,6 @@ impl WriteShares {
             slots: slots.max(1),
             counts: Default::default(),
         }
-    }
-
-    pub fn slots(&self) -> usize {
-        self.slots
     }
 
     fn epoch(&self) -> u64 {
