@@ -8,9 +8,24 @@ use uuid::Uuid;
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
+
+        // Byte order, the order of the store's keys, compared as one big-endian u128: the
+        // ordered maps compare ids on every lookup, and the derived order compared the
+        // 16 bytes through a `memcmp` call.
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.as_u128().cmp(&other.0.as_u128())
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
 
         impl $name {
             /// A new id: a UUIDv7 (RFC 9562), 74 random bits after a millisecond
@@ -139,6 +154,30 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_order_as_their_bytes() {
+        // Lists page in id order and the store keys records by id bytes: the two orders
+        // must agree, including where only a late byte or the top bit differs.
+        let mut ids: Vec<[u8; 16]> = vec![[0; 16], [0xff; 16], [0x80; 16], [0x7f; 16]];
+        for i in 0..16 {
+            let mut b = [0x11; 16];
+            b[i] = 0x12;
+            ids.push(b);
+            b[i] = 0x10;
+            ids.push(b);
+        }
+        ids.extend((0..50).map(|_| *ScimId::new_random().as_bytes()));
+        for a in &ids {
+            for b in &ids {
+                assert_eq!(
+                    ScimId::from_bytes(*a).cmp(&ScimId::from_bytes(*b)),
+                    a.cmp(b),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn timestamps_render_rfc3339_millis_and_round_trip() {

@@ -3,12 +3,14 @@
 
 use super::ids::{ScimId, Version};
 use super::render;
+use super::resources::{GroupRecord, UserRecord};
 use super::state::OrgState;
 use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::list::{self, ListQuery, SortOrder};
 use crate::scim::resource::project;
 use crate::scim::schema::{ResourceTypeDef, GROUP_RESOURCE, USER_RESOURCE};
 use serde_json::Value;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -51,19 +53,58 @@ impl Projection {
     }
 }
 
-fn render_one(
-    state: &OrgState,
-    kind: Kind,
-    id: ScimId,
-    base: &str,
-    with_members: bool,
-) -> Option<Value> {
-    match kind {
-        Kind::User => state.users.get(&id).map(|u| render::user(state, u, base)),
-        Kind::Group => state
-            .groups
-            .get(&id)
-            .map(|g| render::group(state, g, base, with_members)),
+/// A stored resource of either kind, borrowed from the snapshot. List pages carry these
+/// from the index or the ordered map straight to rendering: looking each one up again by
+/// id cost a B-tree walk per item, most of a lookup's cache misses in a large org.
+#[derive(Clone, Copy)]
+enum Record<'s> {
+    User(&'s Arc<UserRecord>),
+    Group(&'s Arc<GroupRecord>),
+}
+
+impl<'s> Record<'s> {
+    fn find(state: &'s OrgState, kind: Kind, id: ScimId) -> Option<Record<'s>> {
+        match kind {
+            Kind::User => state.users.get(&id).map(Record::User),
+            Kind::Group => state.groups.get(&id).map(Record::Group),
+        }
+    }
+
+    fn version(self) -> Version {
+        match self {
+            Record::User(u) => u.version,
+            Record::Group(g) => g.version,
+        }
+    }
+
+    fn render(self, state: &OrgState, base: &str, with_members: bool) -> Value {
+        match self {
+            Record::User(u) => render::user(state, u, base),
+            Record::Group(g) => render::group(state, g, base, with_members),
+        }
+    }
+
+    /// As response text, projected. Whole resources take the text fast paths: a User's
+    /// stored attributes are spliced in as the text they are kept as, and a Group's
+    /// member list is written as text (see [`render::write_members_json`]).
+    fn text(self, state: &OrgState, kind: Kind, base: &str, p: &Projection) -> String {
+        match self {
+            Record::User(u) if p.is_empty() => render::user_text(state, u, base),
+            Record::Group(g) if p.is_empty() => {
+                let mut text = render::group(state, g, base, false).to_string();
+                // `text` is a JSON object: reopen it and append `"members": [...]`.
+                text.pop();
+                text.push_str(",\"members\":");
+                render::write_members_json(g, base, &mut text);
+                text.push('}');
+                text
+            }
+            _ => {
+                let mut v = self.render(state, base, p.wants_members());
+                finish(&mut v, kind, p);
+                v.to_string()
+            }
+        }
     }
 }
 
@@ -75,19 +116,15 @@ pub fn get(
     base: &str,
     p: &Projection,
 ) -> Option<(Value, Version)> {
-    let version = match kind {
-        Kind::User => state.users.get(&id)?.version,
-        Kind::Group => state.groups.get(&id)?.version,
-    };
-    let mut v = render_one(state, kind, id, base, p.wants_members())?;
+    let r = Record::find(state, kind, id)?;
+    let mut v = r.render(state, base, p.wants_members());
     if !p.is_empty() {
         project(&mut v, kind.resource_type(), &p.attributes, &p.excluded);
     }
-    Some((v, version))
+    Some((v, r.version()))
 }
 
-/// A single resource as response text. A Group wanted whole takes a fast path: its
-/// member list is written as text (see [`render::write_members_json`]) and spliced in.
+/// A single resource as response text with its version, projected.
 pub fn get_text(
     state: &OrgState,
     kind: Kind,
@@ -95,21 +132,8 @@ pub fn get_text(
     base: &str,
     p: &Projection,
 ) -> Option<(String, Version)> {
-    if kind == Kind::User && p.is_empty() {
-        let u = state.users.get(&id)?;
-        return Some((render::user_text(state, u, base), u.version));
-    }
-    if kind == Kind::Group && p.is_empty() {
-        let g = state.groups.get(&id)?;
-        let mut text = render::group(state, g, base, false).to_string();
-        // `text` is a JSON object: reopen it and append `"members": [...]`.
-        text.pop();
-        text.push_str(",\"members\":");
-        render::write_members_json(g, base, &mut text);
-        text.push('}');
-        return Some((text, g.version));
-    }
-    get(state, kind, id, base, p).map(|(v, version)| (v.to_string(), version))
+    let r = Record::find(state, kind, id)?;
+    Some((r.text(state, kind, base, p), r.version()))
 }
 
 fn mentions(f: &Filter, attr: &str) -> bool {
@@ -124,7 +148,7 @@ fn mentions(f: &Filter, attr: &str) -> bool {
 
 /// `userName eq "x"` / `displayName eq "x"`: answered from the unique-name index instead
 /// of a scan (the lookup every IdP does before each create).
-fn indexed_lookup(state: &OrgState, kind: Kind, f: &Filter) -> Option<Vec<ScimId>> {
+fn indexed_lookup<'s>(state: &'s OrgState, kind: Kind, f: &Filter) -> Option<Option<Record<'s>>> {
     let Filter::Compare(p, CompareOp::Eq, CompValue::Str(s)) = f else {
         return None;
     };
@@ -136,28 +160,27 @@ fn indexed_lookup(state: &OrgState, kind: Kind, f: &Filter) -> Option<Vec<ScimId
             return None;
         }
     }
-    let id = match kind {
+    let found = match kind {
         Kind::User if p.attr.eq_ignore_ascii_case("userName") => {
-            state.user_by_name(s).map(|u| u.id)
+            state.user_by_name(s).map(Record::User)
         }
         Kind::Group if p.attr.eq_ignore_ascii_case("displayName") => {
-            state.group_by_name(s).map(|g| g.id)
+            state.group_by_name(s).map(Record::Group)
         }
-        Kind::User | Kind::Group if p.attr.eq_ignore_ascii_case("id") => {
-            s.parse::<ScimId>().ok().filter(|id| match kind {
-                Kind::User => state.users.contains_key(id),
-                Kind::Group => state.groups.contains_key(id),
-            })
-        }
+        Kind::User | Kind::Group if p.attr.eq_ignore_ascii_case("id") => s
+            .parse::<ScimId>()
+            .ok()
+            .and_then(|id| Record::find(state, kind, id)),
         _ => return None,
     };
-    Some(id.into_iter().collect())
+    Some(found)
 }
 
-fn all_ids(state: &OrgState, kind: Kind) -> Box<dyn Iterator<Item = ScimId> + '_> {
+/// Every resource of the kind, in id order.
+fn all(state: &OrgState, kind: Kind) -> Box<dyn Iterator<Item = Record<'_>> + '_> {
     match kind {
-        Kind::User => Box::new(state.users.keys().copied()),
-        Kind::Group => Box::new(state.groups.keys().copied()),
+        Kind::User => Box::new(state.users.values().map(Record::User)),
+        Kind::Group => Box::new(state.groups.values().map(Record::Group)),
     }
 }
 
@@ -166,22 +189,6 @@ fn count(state: &OrgState, kind: Kind) -> usize {
         Kind::User => state.users.len(),
         Kind::Group => state.groups.len(),
     }
-}
-
-/// One resource as text for a list page: whole resources take the text fast path.
-fn item_text(
-    state: &OrgState,
-    kind: Kind,
-    id: ScimId,
-    base: &str,
-    p: &Projection,
-) -> Option<String> {
-    if p.is_empty() {
-        return get_text(state, kind, id, base, p).map(|(t, _)| t);
-    }
-    let mut v = render_one(state, kind, id, base, p.wants_members())?;
-    finish(&mut v, kind, p);
-    Some(v.to_string())
 }
 
 fn finish(v: &mut Value, kind: Kind, p: &Projection) {
@@ -206,24 +213,20 @@ pub fn page(state: &OrgState, kind: Kind, q: &ListQuery, base: &str) -> (usize, 
 
     // Fast paths: no filter (or one the name index answers) and no sort: render only the
     // page.
-    let ids: Option<Vec<ScimId>> = match (&q.filter, &q.sort_by) {
-        (None, None) => None,
-        (Some(f), None) => match indexed_lookup(state, kind, f) {
-            Some(ids) => Some(ids),
-            None => return scan(state, kind, q, base, &projection),
-        },
-        _ => return scan(state, kind, q, base, &projection),
-    };
-    let total = ids.as_ref().map_or_else(|| count(state, kind), Vec::len);
+    let (total, chosen): (usize, Box<dyn Iterator<Item = Record<'_>>>) =
+        match (&q.filter, &q.sort_by) {
+            (None, None) => (count(state, kind), all(state, kind)),
+            (Some(f), None) => match indexed_lookup(state, kind, f) {
+                Some(found) => (usize::from(found.is_some()), Box::new(found.into_iter())),
+                None => return scan(state, kind, q, base, &projection),
+            },
+            _ => return scan(state, kind, q, base, &projection),
+        };
     let range = list::page_bounds(total, q.start_index, q.count);
-    let chosen: Box<dyn Iterator<Item = ScimId>> = match ids {
-        Some(ids) => Box::new(ids.into_iter()),
-        None => Box::new(all_ids(state, kind)),
-    };
     let items = chosen
         .skip(range.start)
         .take(range.len())
-        .filter_map(|id| item_text(state, kind, id, base, &projection))
+        .map(|r| r.text(state, kind, base, &projection))
         .collect();
     (total, items)
 }
@@ -242,8 +245,8 @@ fn scan(
         || q.sort_by
             .as_ref()
             .is_some_and(|p| p.attr.eq_ignore_ascii_case("members"));
-    let mut matched: Vec<Value> = all_ids(state, kind)
-        .filter_map(|id| render_one(state, kind, id, base, members_needed))
+    let mut matched: Vec<Value> = all(state, kind)
+        .map(|r| r.render(state, base, members_needed))
         .filter(|v| q.filter.as_ref().is_none_or(|f| filter::matches(f, v, rt)))
         .collect();
     if let Some(by) = &q.sort_by {
@@ -251,8 +254,8 @@ fn scan(
         matched.sort_by(|a, b| {
             let o = list::sort_cmp(a, b, by, rt);
             match q.sort_order {
-                SortOrder::Ascending => o,
                 SortOrder::Descending => o.reverse(),
+                SortOrder::Ascending => o,
             }
         });
     }

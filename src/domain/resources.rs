@@ -5,6 +5,7 @@
 //! server's and are derived when a resource is rendered.
 
 use super::ids::{ScimId, Timestamp, Version};
+use crate::scim::schema::{ENTERPRISE_USER_SCHEMA_ID, MEMBERSHIP_SCHEMA_ID};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -31,6 +32,22 @@ impl Attrs {
     /// The JSON object text, e.g. `{"userName":"ada",...}`.
     pub fn as_json(&self) -> &str {
         &self.0
+    }
+
+    /// Whether the object has `urn` as a key. The text is compact JSON written by
+    /// `from_map`, so a `"` inside a string value is always written `\"`: the quoted URN
+    /// followed by `:` can only be a key, and the only keys that are URNs are the top-level
+    /// extension objects (normalization stores schema-declared names only).
+    fn has_top_level_key(&self, urn: &str) -> bool {
+        debug_assert!(urn.starts_with("urn:"));
+        let text = self.0.as_bytes();
+        let needle = urn.as_bytes();
+        text.windows(needle.len() + 3).any(|w| {
+            w[0] == b'"'
+                && &w[1..=needle.len()] == needle
+                && w[needle.len() + 1] == b'"'
+                && w[needle.len() + 2] == b':'
+        })
     }
 
     /// Read a few fields without building the whole map.
@@ -86,25 +103,10 @@ struct UserNamePeek<'a> {
 }
 
 /// Which extension objects a User's attributes hold.
-#[derive(Deserialize)]
 pub struct Extensions {
-    #[serde(
-        rename = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-        default,
-        deserialize_with = "present"
-    )]
     pub enterprise: bool,
     /// The membership view attached by the client (`scim::resource::is_server_view`).
-    #[serde(
-        rename = "urn:scimd:params:scim:schemas:extension:membership:1.0:User",
-        default,
-        deserialize_with = "present"
-    )]
     pub membership: bool,
-}
-
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 impl UserRecord {
@@ -116,8 +118,14 @@ impl UserRecord {
             .unwrap_or_default()
     }
 
+    /// Read on every whole-User answer, so found without parsing the attributes: a
+    /// deserialization that skips everything but two keys still walked the whole text and
+    /// was the largest part of a lookup at 100,000 users.
     pub fn extensions(&self) -> Extensions {
-        self.attrs.peek()
+        Extensions {
+            enterprise: self.attrs.has_top_level_key(ENTERPRISE_USER_SCHEMA_ID),
+            membership: self.attrs.has_top_level_key(MEMBERSHIP_SCHEMA_ID),
+        }
     }
 
     pub fn profile(&self) -> Profile {
@@ -281,5 +289,11 @@ mod tests {
         assert!(!plain.enterprise && !plain.membership);
         let view = user(json!({"userName": "j", MEMBERSHIP_SCHEMA_ID: {}})).extensions();
         assert!(!view.enterprise && view.membership);
+        // The URNs as text inside values (quoted, followed by a colon) are not keys.
+        let hostile = format!("\"{ENTERPRISE_USER_SCHEMA_ID}\":{{\"{MEMBERSHIP_SCHEMA_ID}\":");
+        let u = user(json!({"userName": hostile, "title": hostile, "nickName": "\\"}));
+        assert!(u.attrs.as_json().contains(ENTERPRISE_USER_SCHEMA_ID));
+        let ext = u.extensions();
+        assert!(!ext.enterprise && !ext.membership);
     }
 }
