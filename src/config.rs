@@ -1,7 +1,7 @@
 //! Configuration: parsed once at start-up from flags and `SCIMD_*` variables into a
 //! validated [`Config`]. Nothing else in the crate reads the environment.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,6 +69,14 @@ pub struct ServeArgs {
     /// organization's reads, run first. 0 leaves them at the process's priority.
     #[arg(long, env = "SCIMD_PIPELINE_NICE", default_value_t = 10, value_parser = clap::value_parser!(i32).range(0..=19))]
     pub pipeline_nice: i32,
+    /// What a successful PATCH of a Group answers (RFC 7644 §3.5.2 allows either):
+    /// `resource` is 200 with the whole group, members included; `no-content` is 204 with
+    /// the new ETag, which spares a directory with large groups the echo of every member
+    /// list on every membership change (a 10,000-member group is about 1.6 MB). A request
+    /// that names `attributes` or `excludedAttributes` always gets 200 with what it asked
+    /// for, and any PATCH may ask for 204 with `Prefer: return=minimal` (RFC 7240).
+    #[arg(long, env = "SCIMD_GROUP_PATCH_REPLY", value_enum, default_value_t = PatchReply::Resource)]
+    pub group_patch_reply: PatchReply,
     /// Seconds an organization may stay idle before its actor is unloaded.
     #[arg(long, env = "SCIMD_ORG_IDLE_SECS", default_value_t = 600)]
     pub org_idle_secs: u64,
@@ -82,6 +90,15 @@ pub struct ServeArgs {
     /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `scimd=debug`.
     #[arg(long, env = "SCIMD_LOG", default_value = "info")]
     pub log: String,
+}
+
+/// The reply to a successful PATCH (RFC 7644 §3.5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PatchReply {
+    /// 200 with the resource.
+    Resource,
+    /// 204 with the `ETag`.
+    NoContent,
 }
 
 /// The validated configuration.
@@ -100,6 +117,7 @@ pub struct Config {
     pub org_max_pending: usize,
     pub write_slots: usize,
     pub pipeline_nice: i32,
+    pub group_patch_reply: PatchReply,
     pub org_idle: Duration,
     pub shutdown_timeout: Duration,
     pub store_cache_bytes: u64,
@@ -147,6 +165,7 @@ impl Config {
             org_max_pending: a.org_max_pending,
             write_slots: a.write_slots,
             pipeline_nice: a.pipeline_nice,
+            group_patch_reply: a.group_patch_reply,
             org_idle: Duration::from_secs(a.org_idle_secs.max(1)),
             shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
             store_cache_bytes: a.store_cache_mb.max(1) << 20,
@@ -170,6 +189,7 @@ impl Config {
             org_max_pending: 1024,
             write_slots: 24,
             pipeline_nice: 0,
+            group_patch_reply: PatchReply::Resource,
             org_idle: Duration::from_secs(600),
             shutdown_timeout: Duration::from_secs(5),
             store_cache_bytes: 16 << 20,
@@ -200,6 +220,10 @@ mod tests {
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
         assert_eq!(c.max_body_bytes, 1 << 20);
         assert_eq!(c.scim_base_url(), "http://127.0.0.1:8080/scim/v2");
+        assert_eq!(c.group_patch_reply, PatchReply::Resource);
+        let c = parse(&["scimd", "serve", "--group-patch-reply", "no-content"]).unwrap();
+        assert_eq!(c.group_patch_reply, PatchReply::NoContent);
+        assert!(parse(&["scimd", "serve", "--group-patch-reply", "none"]).is_err());
     }
 
     #[test]

@@ -124,6 +124,11 @@ pub fn get(
     Some((v, r.version()))
 }
 
+/// The version of a resource (its `ETag`), when it exists.
+pub fn version(state: &OrgState, kind: Kind, id: ScimId) -> Option<Version> {
+    Record::find(state, kind, id).map(Record::version)
+}
+
 /// A single resource as response text with its version, projected.
 pub fn get_text(
     state: &OrgState,

@@ -4,6 +4,7 @@
 use super::errors::{ScimFailure, SCIM_CONTENT_TYPE};
 use super::extract::{query_pairs, IfMatch, IfNoneMatch, ScimJson, ScimOrg};
 use crate::actors::org::Applied;
+use crate::config::PatchReply;
 use crate::domain::command::{Command, Outcome};
 use crate::domain::ids::{ScimId, Version};
 use crate::domain::query::{self, Kind, Projection};
@@ -171,8 +172,63 @@ async fn write(
     let p = projection(&req, &org)?;
     let command = write_command(kind, method, id, body.as_ref(), if_match.0)?;
     let a = org.state.directory.apply(org.org(), command).await?;
-    // RFC 7644 §3.5.2: a PATCH answers 200 with the resource (we always return it).
-    applied(&org, kind, a, success_status(method), &p)
+    match minimal_patch_reply(&req, &org, kind, method, &p) {
+        Some(asked) => no_content(kind, a, asked),
+        None => applied(&org, kind, a, success_status(method), &p),
+    }
+}
+
+/// RFC 7644 §3.5.2: a successful PATCH answers 200 with the resource, or 204 with the
+/// appropriate headers, and 200 whenever the request names `attributes` (we count
+/// `excludedAttributes` too: either asks for a body). 204 when the client asked for it
+/// (`Some(true)`) or the service is configured so for Groups (`Some(false)`).
+fn minimal_patch_reply(
+    req: &HttpRequest,
+    org: &ScimOrg,
+    kind: Kind,
+    method: BulkMethod,
+    p: &Projection,
+) -> Option<bool> {
+    if method != BulkMethod::Patch || !p.is_empty() {
+        return None;
+    }
+    if prefers_minimal(req) {
+        return Some(true);
+    }
+    let configured =
+        kind == Kind::Group && org.state.config.group_patch_reply == PatchReply::NoContent;
+    configured.then_some(false)
+}
+
+/// `Prefer: return=minimal` (RFC 7240 §4.2), among any other preferences.
+fn prefers_minimal(req: &HttpRequest) -> bool {
+    req.headers()
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|pref| pref.split(';').next()?.split_once('='))
+        .any(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("return")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case("minimal")
+        })
+}
+
+/// 204 with the resource's new `ETag`; `Preference-Applied` when the client asked
+/// (RFC 7240 §3).
+fn no_content(kind: Kind, a: Applied, asked: bool) -> ScimResponse {
+    let mut r = HttpResponse::NoContent();
+    if let Outcome::Resource(id) = a.outcome {
+        if let Some(version) = query::version(&a.snapshot, kind, id) {
+            r.insert_header((header::ETAG, version.etag()));
+        }
+    }
+    if asked {
+        r.insert_header(("preference-applied", "return=minimal"));
+    }
+    Ok(r.finish())
 }
 
 pub async fn create(req: HttpRequest, org: ScimOrg, ScimJson(body): ScimJson) -> ScimResponse {

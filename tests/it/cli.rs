@@ -28,6 +28,7 @@ fn help_lists_every_setting_with_its_variable() {
         "SCIMD_ORG_IDLE_SECS",
         "SCIMD_WRITE_SLOTS",
         "SCIMD_PIPELINE_NICE",
+        "SCIMD_GROUP_PATCH_REPLY",
         "SCIMD_SHUTDOWN_TIMEOUT_SECS",
         "SCIMD_STORE_CACHE_MB",
         "SCIMD_LOG",
@@ -46,6 +47,7 @@ fn help_lists_every_setting_with_its_variable() {
         &["--public-url", "ftp://x"][..],
         &["--pipeline-nice", "20"],
         &["--write-slots", "0"],
+        &["--group-patch-reply", "maybe"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
             .arg("serve")

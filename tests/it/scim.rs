@@ -594,6 +594,140 @@ async fn etags_guard_writes_and_save_reads() {
     assert_eq!(r.status.as_u16(), 204);
 }
 
+/// RFC 7644 §3.5.2: a PATCH answers 200 with the resource, or 204; 200 whenever the
+/// request names attributes. 204 on `Prefer: return=minimal` (RFC 7240), and for every
+/// Group PATCH when the service is configured `--group-patch-reply no-content`.
+#[actix_rt::test]
+async fn patch_replies_200_with_the_resource_or_204_when_asked_or_configured() {
+    let add = |uid: &Value| {
+        patch_body(json!([{"op": "add", "path": "members", "value": [{"value": uid}]}]))
+    };
+    for configured in [false, true] {
+        let s = TestServer::start_with(|c| {
+            if configured {
+                c.group_patch_reply = scimd::config::PatchReply::NoContent;
+            }
+        })
+        .await;
+        let (_, t) = s.client.org_with_token("acme").await;
+        let c = &s.client;
+        let mut users = Vec::new();
+        for i in 0..4 {
+            users.push(c.create_user(&t, &format!("u{i}@acme.test")).await);
+        }
+        let g = c
+            .scim(
+                Method::POST,
+                &t,
+                "/Groups",
+                Some(json!({"displayName": "Eng"})),
+            )
+            .await
+            .expect(201);
+        let path = format!("/Groups/{}", g["id"].as_str().unwrap());
+        let member_count = || async {
+            let got = c.scim(Method::GET, &t, &path, None).await;
+            let etag = got.header("etag").unwrap();
+            (
+                got.expect(200)["members"].as_array().map_or(0, Vec::len),
+                etag,
+            )
+        };
+
+        // Plain: the default answers with the group, the configured service with 204.
+        let r = c
+            .scim(Method::PATCH, &t, &path, Some(add(&users[0]["id"])))
+            .await;
+        let etag = r.header("etag").expect("an ETag either way");
+        if configured {
+            assert_eq!(r.status.as_u16(), 204);
+            assert_eq!(r.body, Value::Null, "no body");
+            assert!(r.header("preference-applied").is_none(), "nobody asked");
+        } else {
+            assert_eq!(r.expect(200)["members"][0]["value"], users[0]["id"]);
+        }
+        assert_eq!(
+            member_count().await,
+            (1, etag),
+            "applied; the ETag is the new one"
+        );
+
+        // Asked for: 204 from either service.
+        let r = c
+            .scim_with(
+                Method::PATCH,
+                &t,
+                &path,
+                &[("Prefer", "respond-async, return=minimal")],
+                Some(add(&users[1]["id"])),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 204);
+        assert_eq!(
+            r.header("preference-applied").as_deref(),
+            Some("return=minimal")
+        );
+        assert_eq!(member_count().await, (2, r.header("etag").unwrap()));
+
+        // Naming attributes asks for a body: 200 with what was asked, on either service.
+        let r = c
+            .scim(
+                Method::PATCH,
+                &t,
+                &format!("{path}?excludedAttributes=members"),
+                Some(add(&users[2]["id"])),
+            )
+            .await
+            .expect(200);
+        assert_eq!(r["displayName"], "Eng");
+        assert!(r.get("members").is_none());
+        let r = c
+            .scim_with(
+                Method::PATCH,
+                &t,
+                &format!("{path}?attributes=members"),
+                &[("Prefer", "return=minimal")],
+                Some(add(&users[3]["id"])),
+            )
+            .await
+            .expect(200);
+        assert_eq!(r["members"].as_array().unwrap().len(), 4);
+
+        // The setting is about Groups: a User PATCH still answers with the user.
+        let upath = format!("/Users/{}", users[0]["id"].as_str().unwrap());
+        let op = patch_body(json!([{"op": "replace", "path": "displayName", "value": "Zero"}]));
+        let r = c
+            .scim(Method::PATCH, &t, &upath, Some(op.clone()))
+            .await
+            .expect(200);
+        assert_eq!(r["displayName"], "Zero");
+        let r = c
+            .scim_with(
+                Method::PATCH,
+                &t,
+                &upath,
+                &[("Prefer", "return=minimal")],
+                Some(op),
+            )
+            .await;
+        assert_eq!(r.status.as_u16(), 204);
+
+        // A failed PATCH is an error either way, never a 204.
+        let bad =
+            patch_body(json!([{"op": "add", "path": "members", "value": [{"value": "nobody"}]}]));
+        c.scim_with(
+            Method::PATCH,
+            &t,
+            &path,
+            &[("Prefer", "return=minimal")],
+            Some(bad),
+        )
+        .await
+        .expect_scim_error(400, Some("invalidValue"));
+        assert_eq!(member_count().await.0, 4);
+    }
+}
+
 #[actix_rt::test]
 async fn bulk_with_references_fail_on_errors_and_limits() {
     let s = TestServer::start_with(|c| c.bulk_max_operations = 5).await;
