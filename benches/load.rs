@@ -13,7 +13,10 @@
 //! `--big-population N` `--orgs N` `--out PATH` `--quick`.
 //!
 //! Default scenarios, on one shared server: create, lookup, patch, member_add,
-//! member_add_10k, okta_sync. Opt-in (by name, or all with `--full`), each on fresh servers
+//! member_add_10k, okta_sync. The member adds run with the full reply (200 and the whole
+//! group, the default), and again with `Prefer: return=minimal` (`.minimal`: 204, what every
+//! Group PATCH gets from `--group-patch-reply no-content`); the 10,000-member group also
+//! with `?excludedAttributes=members` (`.lean`). Opt-in (by name, or all with `--full`), each on fresh servers
 //! of its own, with the targets of the performance issue judged at the end:
 //! - memory: RSS growth per user held in memory (`--population` users in one org; target
 //!   under 2 KiB), and RSS again after the org went idle (`--org-idle-secs 2`, 4 s wait).
@@ -159,7 +162,7 @@ fn parse_opts(args: &[String]) -> Opts {
         small_population: 1_000,
         many_orgs: 100,
         big_members: 10_000,
-        big_extra: 2_000,
+        big_extra: 3_000,
     };
     let (mut population, mut duration, mut big_population, mut many_orgs) =
         (None, None, None, None);
@@ -367,9 +370,26 @@ async fn call(
     token: &str,
     body: Option<Vec<u8>>,
 ) -> Result<(u16, Bytes), Fail> {
+    call_with(c, method, url, token, &[], body).await
+}
+
+/// Ask for a PATCH reply without a body (RFC 7240 §4.2).
+const PREFER_MINIMAL: &[(&str, &str)] = &[("Prefer", "return=minimal")];
+
+async fn call_with(
+    c: &awc::Client,
+    method: Method,
+    url: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Result<(u16, Bytes), Fail> {
     let mut req = c
         .request(method, url)
         .insert_header(("Authorization", format!("Bearer {token}")));
+    for (name, value) in headers {
+        req = req.insert_header((*name, *value));
+    }
     let sent = match body {
         Some(b) => {
             req = req.insert_header(("Content-Type", SCIM_JSON));
@@ -590,12 +610,22 @@ enum Plan {
         /// Group ids by `g * tenants + t`.
         groups: Arc<HashMap<u64, String>>,
         pairing: Pairing,
-        /// Ask for the reply without the member list (`?excludedAttributes=members`,
-        /// RFC 7644 §3.9), as a client that does not need the echo can.
-        lean: bool,
+        reply: AddReply,
     },
     /// GET / on the bare reference server.
     Bare,
+}
+
+/// What a member add asks to get back (RFC 7644 §3.5.2).
+#[derive(Clone, Copy, PartialEq)]
+enum AddReply {
+    /// 200 with the whole group, members included: what Okta and Entra get by default.
+    Full,
+    /// 200 without the member list (`?excludedAttributes=members`, RFC 7644 §3.9).
+    Lean,
+    /// 204 (`Prefer: return=minimal`): what every Group PATCH gets from a server run with
+    /// `--group-patch-reply no-content` (the same code path; a test holds them equal).
+    Minimal,
 }
 
 #[derive(Clone, Copy)]
@@ -730,7 +760,7 @@ impl Plan {
                 users,
                 groups,
                 pairing,
-                lean,
+                reply,
             } => {
                 let n = tenants.len() as u64;
                 let (u, g) = match *pairing {
@@ -746,22 +776,21 @@ impl Plan {
                 let body = json!({"schemas": [PATCH_OP], "Operations": [
                     {"op": "add", "path": "members", "value": [{"value": uid}]}
                 ]});
-                let query = if *lean {
+                let query = if *reply == AddReply::Lean {
                     "?excludedAttributes=members"
                 } else {
                     ""
                 };
                 let url = format!("{base}/scim/v2/Groups/{gid}{query}");
                 let tok = &tenants[t as usize].token;
-                let got = call(
-                    c,
-                    Method::PATCH,
-                    &url,
-                    tok,
-                    Some(body.to_string().into_bytes()),
-                )
-                .await?;
-                want(got, 200, "member add")?;
+                let body = Some(body.to_string().into_bytes());
+                if *reply == AddReply::Minimal {
+                    let got = call_with(c, Method::PATCH, &url, tok, PREFER_MINIMAL, body).await?;
+                    want(got, 204, "member add")?;
+                } else {
+                    let got = call(c, Method::PATCH, &url, tok, body).await?;
+                    want(got, 200, "member add")?;
+                }
                 Ok(())
             }
             Plan::Bare => {
@@ -1292,18 +1321,23 @@ fn big_group(env: &Env, table: &mut Vec<Stats>) -> BigGroup {
     let extras: HashMap<u64, String> = (0..o.big_extra)
         .map(|k| (k, ids[&(o.big_members + k)].clone()))
         .collect();
-    // Half of the extra users with the full reply (what Okta and Entra get), half with
-    // `?excludedAttributes=members`: the difference is the cost of echoing the group.
-    let half = o.big_extra / 2;
-    let (full_users, lean_users): (HashMap<u64, String>, HashMap<u64, String>) =
-        extras.into_iter().partition(|(k, _)| *k < half);
-    let lean_users: HashMap<u64, String> =
-        lean_users.into_iter().map(|(k, v)| (k - half, v)).collect();
+    // A third of the extra users each with the full reply (what Okta and Entra get by
+    // default), with `?excludedAttributes=members`, and with a 204: the differences are
+    // the cost of echoing the group.
+    let third = o.big_extra / 3;
+    let mut parts: Vec<HashMap<u64, String>> = vec![HashMap::new(); 3];
+    for (k, id) in extras {
+        let part = (k / third.max(1)).min(2);
+        parts[part as usize].insert(k - part * third, id);
+    }
     let mut members = o.big_members;
-    for (name, users, lean) in [
-        ("member_add_10k", full_users, false),
-        ("member_add_10k.lean", lean_users, true),
+    let mut parts = parts.into_iter();
+    for (name, reply) in [
+        ("member_add_10k", AddReply::Full),
+        ("member_add_10k.lean", AddReply::Lean),
+        ("member_add_10k.minimal", AddReply::Minimal),
     ] {
+        let users = parts.next().expect("three parts");
         let n = users.len() as u64;
         let plan = Arc::new(Plan::AddMember {
             tenants: vec![tenant.clone()],
@@ -1313,7 +1347,7 @@ fn big_group(env: &Env, table: &mut Vec<Stats>) -> BigGroup {
                 groups: 1,
                 users: n,
             },
-            lean,
+            reply,
         });
         table.push(drive(&env.run(name, n), &plan));
         members += table.last().unwrap().ops;
@@ -1400,7 +1434,7 @@ fn okta_sync(env: &Env, table: &mut Vec<Stats>) {
         pairing: Pairing::OnePerUser {
             groups: GROUPS_PER_TENANT,
         },
-        lean: false,
+        reply: AddReply::Full,
     });
     let m = drive(
         &Run {
@@ -2148,27 +2182,34 @@ fn shared_server(ctx: &Ctx, out: &mut Outcome) {
             table.push(drive(&env.run("patch", u64::MAX), &plan));
         }
         if env.wants("member_add") {
-            let plan = Arc::new(Plan::CreateGroups {
-                tenants: load_tenants.clone(),
-                prefix: "team-",
-                sink: Sink::default(),
-            });
-            setup.push(env.setup("groups", GROUPS_PER_TENANT * o.tenants, &plan));
-            let groups = sink_of(plan);
-            let plan = Arc::new(Plan::AddMember {
-                tenants: load_tenants.clone(),
-                users: pop,
-                groups,
-                pairing: Pairing::Spread {
-                    groups: GROUPS_PER_TENANT,
-                    users: o.population,
-                },
-                lean: false,
-            });
-            table.push(drive(
-                &env.run("member_add", GROUPS_PER_TENANT * o.population),
-                &plan,
-            ));
+            // Groups growing from empty, once with the full reply (the default) and once,
+            // into new groups, with a 204: the difference is the cost of the echo.
+            for (name, prefix, reply) in [
+                ("member_add", "team-", AddReply::Full),
+                ("member_add.minimal", "squad-", AddReply::Minimal),
+            ] {
+                let plan = Arc::new(Plan::CreateGroups {
+                    tenants: load_tenants.clone(),
+                    prefix,
+                    sink: Sink::default(),
+                });
+                setup.push(env.setup("groups", GROUPS_PER_TENANT * o.tenants, &plan));
+                let groups = sink_of(plan);
+                let plan = Arc::new(Plan::AddMember {
+                    tenants: load_tenants.clone(),
+                    users: pop.clone(),
+                    groups,
+                    pairing: Pairing::Spread {
+                        groups: GROUPS_PER_TENANT,
+                        users: o.population,
+                    },
+                    reply,
+                });
+                table.push(drive(
+                    &env.run(name, GROUPS_PER_TENANT * o.population),
+                    &plan,
+                ));
+            }
         }
     }
     if env.wants("member_add_10k") {
