@@ -172,32 +172,41 @@ async fn write(
     let p = projection(&req, &org)?;
     let command = write_command(kind, method, id, body.as_ref(), if_match.0)?;
     let a = org.state.directory.apply(org.org(), command).await?;
-    match minimal_patch_reply(&req, &org, kind, method, &p) {
-        Some(asked) => no_content(kind, a, asked),
-        None => applied(&org, kind, a, success_status(method), &p),
+    match reply_kind(&req, &org, kind, method, &p) {
+        Reply::Resource => applied(&org, kind, a, success_status(method), &p),
+        Reply::NoContent { asked } => no_content(kind, a, asked),
     }
+}
+
+enum Reply {
+    Resource,
+    /// `asked`: the client sent `Prefer: return=minimal` (echoed in `Preference-Applied`).
+    NoContent {
+        asked: bool,
+    },
 }
 
 /// RFC 7644 §3.5.2: a successful PATCH answers 200 with the resource, or 204 with the
 /// appropriate headers, and 200 whenever the request names `attributes` (we count
-/// `excludedAttributes` too: either asks for a body). 204 when the client asked for it
-/// (`Some(true)`) or the service is configured so for Groups (`Some(false)`).
-fn minimal_patch_reply(
+/// `excludedAttributes` too: either asks for a body). 204 when the client asks for it or
+/// the service is configured so for Groups (`--group-patch-reply no-content`).
+fn reply_kind(
     req: &HttpRequest,
     org: &ScimOrg,
     kind: Kind,
     method: BulkMethod,
     p: &Projection,
-) -> Option<bool> {
+) -> Reply {
     if method != BulkMethod::Patch || !p.is_empty() {
-        return None;
+        return Reply::Resource;
     }
     if prefers_minimal(req) {
-        return Some(true);
+        return Reply::NoContent { asked: true };
     }
-    let configured =
-        kind == Kind::Group && org.state.config.group_patch_reply == PatchReply::NoContent;
-    configured.then_some(false)
+    if kind == Kind::Group && org.state.config.group_patch_reply == PatchReply::NoContent {
+        return Reply::NoContent { asked: false };
+    }
+    Reply::Resource
 }
 
 /// `Prefer: return=minimal` (RFC 7240 §4.2), among any other preferences.
