@@ -44,6 +44,17 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// Hand the heap's free pages back to the OS. glibc's malloc keeps memory that was freed
+/// for reuse, so after a large org unloads, the process would otherwise stay as large as
+/// it was. Walks the heap: for rare events only (an org unloading).
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only takes the allocator's own locks; no memory is passed.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Lower the calling thread's scheduling priority to `nice` (0 to 19; 0 changes nothing).
 /// Threads it starts later inherit it, which is how sled's IO threads, started from the
 /// threads that write, get it too. Raising a priority would need privileges; lowering one

@@ -13,6 +13,7 @@ use super::directory::Directory;
 use super::persistence::{Commit, PersistenceActor};
 use crate::domain::command::{Command, Outcome};
 use crate::domain::ids::OrgId;
+use crate::domain::state::OrgParts;
 use crate::domain::{DomainError, DomainResult, OrgState};
 use actix::prelude::*;
 use parking_lot::RwLock;
@@ -105,6 +106,31 @@ impl OrgActor {
         {
             *p = snapshot.clone();
         }
+    }
+}
+
+impl Drop for OrgActor {
+    /// An unloaded org's memory goes back to the OS, not only to the allocator: glibc keeps
+    /// freed pages for reuse, so without the trim an idle org would leave the process's
+    /// resident memory as high as when the org was loaded. The actor's references to the
+    /// org are released first; a reader still holding a snapshot keeps that alive until it
+    /// is done, and those pages go back at the next trim.
+    fn drop(&mut self) {
+        let hollow = OrgState::from_parts(OrgParts {
+            meta: (*self.state.meta).clone(),
+            counters: self.state.counters,
+            users: Vec::new(),
+            groups: Vec::new(),
+            edges: Vec::new(),
+            members: Vec::new(),
+            teams: Vec::new(),
+        });
+        drop(std::mem::replace(&mut self.state, hollow.clone()));
+        drop(std::mem::replace(
+            &mut self.published,
+            Arc::new(RwLock::new(Arc::new(hollow))),
+        ));
+        crate::util::release_free_memory();
     }
 }
 
