@@ -31,7 +31,8 @@ pub struct OrgState {
     /// org, case-insensitively (RFC 7643 §4.1.1, `caseExact: false`). It holds the record
     /// itself so that a `userName eq` lookup, the request every IdP sends before each
     /// create, is one hash walk: going on through `users` as well cost a B-tree walk of
-    /// cache misses per lookup in a 100,000-user org. Written only by `put_user`.
+    /// cache misses per lookup in a 100,000-user org. Written by `put_user` and
+    /// `remove_user`, and by a rename in `Tx::update_user`, which drops the old name.
     user_names: IMap<Arc<str>, Arc<UserRecord>>,
     pub groups: OrdMap<ScimId, Arc<GroupRecord>>,
     /// Lower-cased `displayName` -> id (unique per org: role mappings name groups by it).
