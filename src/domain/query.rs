@@ -330,23 +330,10 @@ mod tests {
         tx.create_group(normalize_resource(&g, &GROUP_RESOURCE).unwrap())
             .unwrap();
         tx.finish();
+        let (base, whole) = ("http://h/scim/v2", Projection::default());
         for id in [with_all, bare, attached, attached_member] {
-            let (text, _) = get_text(
-                &s,
-                Kind::User,
-                id,
-                "http://h/scim/v2",
-                &Projection::default(),
-            )
-            .unwrap();
-            let (value, _) = get(
-                &s,
-                Kind::User,
-                id,
-                "http://h/scim/v2",
-                &Projection::default(),
-            )
-            .unwrap();
+            let (text, _) = get_text(&s, Kind::User, id, base, &whole).unwrap();
+            let (value, _) = get(&s, Kind::User, id, base, &whole).unwrap();
             // Byte for byte: the fast path writes the same members in the same order.
             assert_eq!(text, value.to_string());
         }
