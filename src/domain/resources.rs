@@ -119,8 +119,8 @@ impl UserRecord {
     }
 
     /// Read on every whole-User answer, so found without parsing the attributes: a
-    /// deserialization that skips everything but two keys still walked the whole text and
-    /// was the largest part of a lookup at 100,000 users.
+    /// deserialization that skipped everything but two keys still tokenized the whole text,
+    /// about 6 % of a lookup's server CPU at 100,000 users.
     pub fn extensions(&self) -> Extensions {
         Extensions {
             enterprise: self.attrs.has_top_level_key(ENTERPRISE_USER_SCHEMA_ID),
