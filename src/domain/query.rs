@@ -118,9 +118,7 @@ pub fn get(
 ) -> Option<(Value, Version)> {
     let r = Record::find(state, kind, id)?;
     let mut v = r.render(state, base, p.wants_members());
-    if !p.is_empty() {
-        project(&mut v, kind.resource_type(), &p.attributes, &p.excluded);
-    }
+    finish(&mut v, kind, p);
     Some((v, r.version()))
 }
 
@@ -259,8 +257,8 @@ fn scan(
         matched.sort_by(|a, b| {
             let o = list::sort_cmp(a, b, by, rt);
             match q.sort_order {
-                SortOrder::Descending => o.reverse(),
                 SortOrder::Ascending => o,
+                SortOrder::Descending => o.reverse(),
             }
         });
     }
